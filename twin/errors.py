@@ -1,0 +1,42 @@
+"""The twin's exception tree: every error a user can cause or meet derives from :class:`TwinError`."""
+
+from __future__ import annotations
+
+
+class TwinError(Exception):
+    """Base of every error raised by the ``twin`` package; ``str()`` is one clear line for the user."""
+
+
+class ConfigError(TwinError):
+    """A plant definition is broken: names the file, the field path and the problem."""
+
+    def __init__(self, file: str, field: str, problem: str) -> None:
+        self.file = file
+        self.field = field
+        self.problem = problem
+        where = f"{file}: {field}" if field else file
+        super().__init__(f"{where}: {problem}")
+
+
+class StoreError(TwinError):
+    """The Redis twin could not be read or written (connection lost, bad data)."""
+
+
+class StoreUnavailableError(StoreError):
+    """Redis is not reachable."""
+
+
+class SchemaMismatchError(StoreError):
+    """Redis holds another plant definition or schema; loading needs an explicit migration."""
+
+
+class NotFoundError(TwinError):
+    """A piece of equipment, line, model or plan that was asked for does not exist."""
+
+
+class ValidationError(TwinError):
+    """A request (demand, plan, query) is malformed; nothing was changed."""
+
+
+class EmbeddedRedisError(TwinError):
+    """The embedded redis-server could not be started."""

@@ -1,0 +1,340 @@
+"""Typed domain objects of the twin: plant, lines, equipment, product models, demand, live values, plans.
+
+These are pure data (pydantic v2); nothing here talks to Redis, OPC UA or a renderer. A plant definition
+is validated into a :class:`Plant` by :mod:`twin.config`; the store persists it; every other part reads it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from itertools import pairwise
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+#: OPC UA namespace URI of the simulated PLCs; a default tag mapping refers to it by URI, not by index.
+SIM_NAMESPACE_URI = "urn:sdf-twin:sim"
+
+
+class Strict(BaseModel):
+    """Base for config models: unknown fields are an error, so typos do not pass silently."""
+
+    model_config = ConfigDict(extra="forbid", frozen=False, populate_by_name=True)
+
+
+class EquipmentType(StrEnum):
+    """What a piece of equipment is."""
+
+    STATION = "station"
+    CELL = "cell"
+    BUFFER = "buffer"
+    CONVEYOR = "conveyor"
+    AGV = "agv"
+
+
+#: Equipment types that process cars (have a cycle time and a state machine).
+PROCESSING_TYPES = frozenset({EquipmentType.STATION, EquipmentType.CELL})
+
+
+class LineKind(StrEnum):
+    """How a line is organised."""
+
+    DEDICATED = "dedicated"  # built around one product model
+    MIXED = "mixed"  # several models in sequence on one flow line
+    CELLS = "cells"  # flexible cells, cars moved between them by AGVs
+
+
+class StationState(StrEnum):
+    """State machine of a processing station, as the PLC reports it."""
+
+    IDLE = "Idle"
+    RUNNING = "Running"
+    BLOCKED = "Blocked"
+    STARVED = "Starved"
+    FAULT = "Fault"
+    CHANGEOVER = "Changeover"
+    OFF = "Off"
+
+
+#: Integer code of each state, as the simulated PLCs expose it (an OPC UA enumeration).
+STATE_CODES: dict[StationState, int] = {s: i for i, s in enumerate(StationState)}
+
+
+class Quality(StrEnum):
+    """Quality of a live value."""
+
+    GOOD = "good"
+    UNCERTAIN = "uncertain"
+    BAD = "bad"
+    STALE = "stale"
+
+
+class EdgeKind(StrEnum):
+    """Typed relationships between graph nodes."""
+
+    FEEDS = "feeds"  # material flows from source to target
+    PART_OF = "part_of"  # equipment -> line, line -> plant
+    TRANSPORTS = "transports"  # a conveyor/AGV carries parts between source and target
+
+
+class TagType(StrEnum):
+    """Data type of a tag."""
+
+    FLOAT = "float"
+    INT = "int"
+    BOOL = "bool"
+    STRING = "string"
+    ENUM = "enum"
+
+
+class Vec3(Strict):
+    """A 3D vector in metres (x along the floor, y across, z up)."""
+
+    x: float = 0.0
+    y: float = 0.0
+    z: float = 0.0
+
+
+class TagDef(Strict):
+    """One live value of a piece of equipment and where it comes from on OPC UA.
+
+    ``node`` is a NodeId string (``ns=2;i=1001``, ``ns=2;s=L1.W1.state``, or with a namespace URI,
+    ``nsu=urn:x;s=...``); ``browse_path`` is a list of browse names from the Objects folder, each
+    optionally qualified as ``"<ns-index or uri>:Name"``. With neither, the simulator's default node is used.
+    """
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    type: TagType = TagType.FLOAT
+    unit: str | None = None
+    min: float | None = None
+    max: float | None = None
+    node: str | None = None
+    browse_path: list[str] | None = None
+    endpoint: str | None = None
+
+
+#: Tags every processing station carries (the simulator serves them; the adapter mirrors them).
+STANDARD_TAGS: tuple[TagDef, ...] = (
+    TagDef(name="state", type=TagType.ENUM),
+    TagDef(name="model", type=TagType.STRING),
+    TagDef(name="part_count", type=TagType.INT, min=0),
+    TagDef(name="cycle_time_s", type=TagType.FLOAT, unit="s", min=0),
+    TagDef(name="power_kw", type=TagType.FLOAT, unit="kW", min=0),
+    TagDef(name="energy_kwh", type=TagType.FLOAT, unit="kWh", min=0),
+    TagDef(name="alarm", type=TagType.STRING),
+)
+
+#: Tags a buffer carries.
+BUFFER_TAGS: tuple[TagDef, ...] = (
+    TagDef(name="level", type=TagType.INT, min=0),
+    TagDef(name="state", type=TagType.ENUM),
+)
+
+
+class Equipment(Strict):
+    """A station, cell, buffer, conveyor or AGV, with its pose, size and ratings."""
+
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
+    type: EquipmentType = EquipmentType.STATION
+    name: str | None = None
+    operations: list[str] = Field(default_factory=list)
+    position: Vec3 = Field(default_factory=Vec3)
+    size: Vec3 = Field(default_factory=lambda: Vec3(x=4.0, y=4.0, z=3.0))
+    yaw_deg: float = 0.0
+    power_kw: float = Field(default=0.0, ge=0)
+    idle_power_kw: float = Field(default=0.0, ge=0)
+    capacity: int | None = Field(default=None, ge=1)
+    mtbf_s: float | None = Field(default=None, gt=0)
+    mttr_s: float | None = Field(default=None, gt=0)
+    extra_tags: list[TagDef] = Field(default_factory=list)
+    #: Filled by :mod:`twin.config`: the id of the line this equipment belongs to.
+    line: str = ""
+
+    def tags(self) -> list[TagDef]:
+        """All tags of this equipment: the standard ones for its type, then its extra tags."""
+        base: tuple[TagDef, ...]
+        if self.type in PROCESSING_TYPES:
+            base = STANDARD_TAGS
+        elif self.type == EquipmentType.BUFFER:
+            base = BUFFER_TAGS
+        else:
+            base = (TagDef(name="state", type=TagType.ENUM),)
+        return [*base, *self.extra_tags]
+
+
+class OpcUaEndpoint(Strict):
+    """Where a line's PLC (real or simulated) is reached."""
+
+    endpoint: str = Field(min_length=1)
+    namespace_uri: str = SIM_NAMESPACE_URI
+
+
+class Line(Strict):
+    """A production line or a block of cells. Equipment of a flow line is listed in flow order."""
+
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
+    name: str | None = None
+    kind: LineKind = LineKind.MIXED
+    equipment: list[Equipment] = Field(min_length=1)
+    opcua: OpcUaEndpoint | None = None
+
+
+class Edge(Strict):
+    """An explicit relationship; sequential ``feeds`` inside a flow line are implied, not listed."""
+
+    source: str = Field(min_length=1)
+    target: str = Field(min_length=1)
+    kind: EdgeKind = EdgeKind.FEEDS
+
+
+class OperationStep(Strict):
+    """One step of a model's routing: an operation, its cycle time, and where it may run.
+
+    Eligible equipment is the processing equipment whose ``operations`` include ``operation``, restricted to
+    ``lines`` (if given) and to ``stations`` (if given).
+    """
+
+    operation: str = Field(min_length=1)
+    cycle_s: float = Field(gt=0)
+    lines: list[str] | None = None
+    stations: list[str] | None = None
+
+
+class ProductModel(Strict):
+    """A car model: its routing through the plant and the energy it needs beyond stations' idle draw."""
+
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
+    name: str | None = None
+    routing: list[OperationStep] = Field(min_length=1)
+
+
+class Changeover(Strict):
+    """Time to switch a station from one model to another (sequence-dependent)."""
+
+    from_model: str = Field(alias="from")
+    to_model: str = Field(alias="to")
+    seconds: float = Field(ge=0)
+
+
+class Shift(Strict):
+    """A working shift, as clock times of day (``HH:MM``); a shift may cross midnight."""
+
+    name: str
+    start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    end: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class Calendar(Strict):
+    """The shift calendar and planning horizon."""
+
+    shifts: list[Shift] = Field(default_factory=lambda: [Shift(name="day", start="06:00", end="14:00")])
+    horizon_hours: float = Field(default=24.0, gt=0)
+
+
+class Plant(Strict):
+    """A whole plant definition."""
+
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
+    name: str | None = None
+    lines: list[Line] = Field(min_length=1)
+    edges: list[Edge] = Field(default_factory=list)
+    models: list[ProductModel] = Field(default_factory=list)
+    changeovers: list[Changeover] = Field(default_factory=list)
+    default_changeover_s: float = Field(default=0.0, ge=0)
+    calendar: Calendar = Field(default_factory=Calendar)
+    demand: dict[str, int] = Field(default_factory=dict)
+
+    def equipment(self) -> list[Equipment]:
+        """Every piece of equipment of every line, in config order."""
+        return [e for line in self.lines for e in line.equipment]
+
+    def equipment_by_id(self) -> dict[str, Equipment]:
+        """Equipment keyed by id."""
+        return {e.id: e for e in self.equipment()}
+
+    def line_by_id(self) -> dict[str, Line]:
+        """Lines keyed by id."""
+        return {line.id: line for line in self.lines}
+
+    def model_by_id(self) -> dict[str, ProductModel]:
+        """Product models keyed by id."""
+        return {m.id: m for m in self.models}
+
+    def changeover_s(self, from_model: str | None, to_model: str) -> float:
+        """Changeover time between two models (0 for the same model or from nothing)."""
+        if from_model is None or from_model == to_model:
+            return 0.0
+        for c in self.changeovers:
+            if c.from_model == from_model and c.to_model == to_model:
+                return c.seconds
+        return self.default_changeover_s
+
+    def eligible(self, step: OperationStep) -> list[Equipment]:
+        """Processing equipment that can run ``step``, in config order."""
+        out: list[Equipment] = []
+        for line in self.lines:
+            if step.lines is not None and line.id not in step.lines:
+                continue
+            for e in line.equipment:
+                if e.type not in PROCESSING_TYPES or step.operation not in e.operations:
+                    continue
+                if step.stations is not None and e.id not in step.stations:
+                    continue
+                out.append(e)
+        return out
+
+    def all_edges(self) -> list[Edge]:
+        """Explicit edges plus the implied ones: sequential ``feeds`` in flow lines and ``part_of``."""
+        out: list[Edge] = []
+        for line in self.lines:
+            for e in line.equipment:
+                out.append(Edge(source=e.id, target=line.id, kind=EdgeKind.PART_OF))
+            out.append(Edge(source=line.id, target=self.id, kind=EdgeKind.PART_OF))
+            if line.kind != LineKind.CELLS:
+                eq = line.equipment
+                for a, b in pairwise(eq):
+                    out.append(Edge(source=a.id, target=b.id, kind=EdgeKind.FEEDS))
+        out.extend(self.edges)
+        return out
+
+
+def default_node_id(equipment_id: str, tag: str, namespace_uri: str = SIM_NAMESPACE_URI) -> str:
+    """The NodeId (by namespace URI) under which the simulator serves ``tag`` of ``equipment_id``."""
+    return f"nsu={namespace_uri};s={equipment_id}.{tag}"
+
+
+class TagValue(BaseModel):
+    """A live value with its quality and timestamps (seconds since the epoch)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    equipment: str
+    tag: str
+    value: Any
+    quality: Quality = Quality.GOOD
+    source_ts: float
+    server_ts: float | None = None
+
+
+class PlanAssignment(BaseModel):
+    """One scheduled piece of work: a lot of a model on a resource (line, station or cell)."""
+
+    resource: str
+    model: str
+    quantity: int
+    start_s: float
+    end_s: float
+    lot: str = ""
+    operation: str = ""
+
+
+class Plan(BaseModel):
+    """An immutable, versioned production plan."""
+
+    version: int = 0
+    created_at: float = 0.0
+    reason: str = ""
+    demand: dict[str, int] = Field(default_factory=dict)
+    assignments: list[PlanAssignment] = Field(default_factory=list)
+    kpis: dict[str, Any] = Field(default_factory=dict)
+    meta: dict[str, Any] = Field(default_factory=dict)
