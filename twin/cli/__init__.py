@@ -26,11 +26,13 @@ app.add_typer(bench_app, name="bench")
 
 #: Command modules, imported for their registrations. Optional ones may be missing while being built.
 COMMAND_MODULES = (
-    "twin.cli.core",
-    "twin.cli.demo",
-    "twin.cli.schedule",
-    "twin.cli.viz",
-    "twin.cli.serve",
+    "twin.cli.core",  # load, status, graph, plant generate
+    "twin.cli.demo",  # demo, sim
+    "twin.cli.adapt",  # adapt, bench ingest
+    "twin.cli.solve",  # schedule solve
+    "twin.cli.plan",  # demand, replan, plan show/diff, replanner, bench replan
+    "twin.cli.viz",  # view, snapshot, bench viewer
+    "twin.cli.serve",  # serve, bench api
 )
 
 
