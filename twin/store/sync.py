@@ -399,7 +399,7 @@ class TwinStore:
                     cur_v = int(cur) if cur else None
                     if check and cur_v != expect_current:
                         raise ValidationError(
-                            f"plan changed meanwhile (now v{cur_v}, expected v{expect_current}): re-plan again"
+                            f"plan changed meanwhile (now v{cur_v}, expected v{expect_current}): re-plan"
                         )
                     version = int(pipe.get(k.plan_counter) or 0) + 1
                     doc = plan.model_copy(
