@@ -6,6 +6,10 @@ Every problem becomes one :class:`twin.errors.ConfigError` naming the file, the 
 
 from __future__ import annotations
 
+import datetime
+import difflib
+import math
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -14,7 +18,54 @@ import pydantic
 import yaml
 
 from twin.errors import ConfigError
-from twin.model import PROCESSING_TYPES, EquipmentType, LineKind, Plant
+from twin.model import PROCESSING_TYPES, EdgeKind, EquipmentType, LineKind, Plant, TagDef
+
+#: A NodeId string: ``ns=<index>;`` or ``nsu=<uri>;`` (or nothing: namespace 0), then an identifier of type
+#: numeric ``i=``, string ``s=``, GUID ``g=`` or opaque/base64 ``b=``.
+NODE_ID_RE = re.compile(
+    r"^(?:(?:ns=\d+|nsu=[^;\s]+);)?"
+    r"(?:i=\d+|s=.+|g=[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+    r"|b=[A-Za-z0-9+/]+=*)$",
+    re.DOTALL,
+)
+#: An OPC UA TCP endpoint URL: ``opc.tcp://host[:port][/path]``.
+ENDPOINT_RE = re.compile(
+    r"^opc\.tcp://(?P<host>\[[0-9A-Fa-f:.]+\]|[^/:\s\[\]]+)(?::(?P<port>\d{1,5}))?(?:/\S*)?$"
+)
+#: What an id field accepts (mirrors the pattern in :mod:`twin.model`), said in words.
+_ID_HINT = "use letters, digits, '_' and '-' only, starting with a letter or digit"
+_HHMM_HINT = 'expected a clock time "HH:MM" (00:00-23:59); quote it, since YAML reads 14:00 as a number'
+
+
+#: libyaml's parser when PyYAML was built with it (10x faster on big generated plants), else pure Python.
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _UniqueKeyLoader(_SafeLoader):  # type: ignore[valid-type,misc]
+    """A safe loader that refuses duplicate mapping keys (plain PyYAML silently keeps the last one)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _value in node.value:
+            # scalar keys compare by their resolved tag and text (cheap: no second construction)
+            if isinstance(key_node, yaml.ScalarNode):
+                key: Any = (key_node.tag, key_node.value)
+            else:
+                key = self.construct_object(key_node, deep=deep)
+            try:
+                dup = key in seen
+            except TypeError:  # unhashable key: let PyYAML report it
+                continue
+            if dup:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    f"duplicate key {key[1] if isinstance(key_node, yaml.ScalarNode) else key!r}",
+                    key_node.start_mark,
+                )
+            seen.add(key)
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
+        return mapping
 
 
 def load_plant(path: str | Path) -> Plant:
@@ -24,7 +75,11 @@ def load_plant(path: str | Path) -> Plant:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(str(p), "", "file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except IsADirectoryError:
+        raise ConfigError(str(p), "", "is a directory, not a plant definition file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(p), "", f"not UTF-8 text (byte {exc.start}): save the file as UTF-8") from None
+    except OSError as exc:
         raise ConfigError(str(p), "", f"cannot read file: {exc}") from None
     return parse_plant(text, source=str(p))
 
@@ -32,7 +87,7 @@ def load_plant(path: str | Path) -> Plant:
 def parse_plant(text: str, source: str = "<string>") -> Plant:
     """Validate a plant definition given as YAML text; ``source`` names it in errors."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: safe
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
@@ -51,17 +106,37 @@ def plant_from_data(data: Any, source: str = "<data>") -> Plant:
     try:
         plant = Plant.model_validate(data)
     except pydantic.ValidationError as exc:
-        err = exc.errors()[0]
-        raise ConfigError(source, format_loc(err["loc"], data), _problem(err)) from None
+        err = _pick_error(exc.errors())
+        raise ConfigError(source, format_loc(err["loc"], data), _problem(err, data)) from None
     _fill_line_refs(plant)
     check_plant(plant, source)
     return plant
+
+
+def _pick_error(errors: Sequence[Any]) -> Any:
+    """The error to report: the first, except that a misspelt field beats the "missing" it causes.
+
+    A typo such as ``endpiont:`` gives both "endpoint missing" and "endpiont unknown"; the unknown field is
+    the one the user has to fix, so it is reported, with the missing sibling as a suggestion.
+    """
+    first = errors[0]
+    if first.get("type") != "missing":
+        return first
+    parent = tuple(first["loc"][:-1])
+    missing = [e["loc"][-1] for e in errors if e.get("type") == "missing" and tuple(e["loc"][:-1]) == parent]
+    for e in errors:
+        if e.get("type") == "extra_forbidden" and tuple(e["loc"][:-1]) == parent:
+            near = difflib.get_close_matches(str(e["loc"][-1]), [str(m) for m in missing], n=1)
+            return {**e, "suggest": near[0] if near else None}
+    return first
 
 
 def format_loc(loc: Sequence[int | str], data: Any = None) -> str:
     """Render a pydantic location as a field path, e.g. ``lines[0].equipment[2].power_kw``."""
     out = ""
     for part in loc:
+        if part == "[key]":  # pydantic's marker for a bad mapping key: the key itself is the path
+            continue
         if isinstance(part, int):
             out += f"[{part}]"
         else:
@@ -69,14 +144,34 @@ def format_loc(loc: Sequence[int | str], data: Any = None) -> str:
     return out
 
 
-def _problem(err: Any) -> str:
+def _problem(err: Any, data: Any = None) -> str:
     kind = err.get("type", "")
     msg = str(err.get("msg", "invalid value"))
+    loc = tuple(err.get("loc", ()))
+    last = next((part for part in reversed(loc) if isinstance(part, str) and part != "[key]"), "")
+    value = err.get("input")
     if kind == "extra_forbidden":
+        if err.get("suggest"):
+            return f"unknown field (did you mean {err['suggest']!r}?)"
         return "unknown field (check the spelling)"
     if kind == "missing":
         return "required field is missing"
-    value = err.get("input")
+    if "[key]" in loc:
+        return f"keys here must be ids (text), got {value!r}"
+    if last in {"start", "end"} and "shifts" in loc:
+        return f"{_HHMM_HINT} (got {value!r})"
+    if kind == "string_type" and isinstance(value, bool | int | float | datetime.date):
+        # YAML 1.1 turns unquoted yes/no/on/off, numbers and dates into non-strings
+        return f"expected text, but YAML read {value!r} ({type(value).__name__}): put it in quotes"
+    if kind == "string_pattern_mismatch":
+        if last == "name" and "extra_tags" in loc:
+            return (
+                f"tag names are identifiers: letters, digits and '_', not starting with a digit ({value!r})"
+            )
+        if last == "id":
+            return f"invalid id {value!r}: {_ID_HINT}"
+    if kind in {"greater_than_equal", "greater_than"} and isinstance(value, float) and math.isnan(value):
+        return "must be a number, not NaN"
     if kind not in {"missing"} and not isinstance(value, dict | list):
         return f"{msg} (got {value!r})"
     return msg
@@ -98,8 +193,54 @@ def _dups(ids: Iterable[str]) -> list[str]:
     return dup
 
 
+def _check_tag(tag: TagDef, path: str, fail: Any) -> None:
+    """A tag's range, NodeId syntax, browse path and endpoint."""
+    if tag.min is not None and tag.max is not None and tag.min > tag.max:
+        fail(f"{path}.min", f"min {tag.min} is greater than max {tag.max}")
+    if tag.node is not None and not NODE_ID_RE.match(tag.node):
+        fail(
+            f"{path}.node",
+            f"bad NodeId {tag.node!r}: expected ns=<index>;i=<number> | s=<text> | g=<guid> | b=<base64> "
+            "(or nsu=<namespace uri>;... in place of ns=)",
+        )
+    if tag.node is not None and tag.browse_path is not None:
+        fail(f"{path}.browse_path", "give either node or browse_path, not both")
+    if tag.browse_path is not None:
+        if not tag.browse_path:
+            fail(f"{path}.browse_path", "empty browse path: list the browse names from the Objects folder")
+        for bi, name in enumerate(tag.browse_path):
+            if not name.strip():
+                fail(f"{path}.browse_path[{bi}]", "empty browse name")
+    if tag.endpoint is not None:
+        _check_endpoint(tag.endpoint, f"{path}.endpoint", fail)
+
+
+def _check_endpoint(url: str, path: str, fail: Any) -> None:
+    m = ENDPOINT_RE.match(url)
+    if m is None:
+        fail(path, f"bad OPC UA endpoint {url!r}: expected opc.tcp://host:port[/path]")
+        return
+    port = m.group("port")
+    if port is not None and not 0 < int(port) < 65536:
+        fail(path, f"bad OPC UA endpoint {url!r}: port {port} is out of range 1-65535")
+
+
+def _check_numbers(obj: Any, path: str, fail: Any) -> None:
+    """Every float field of ``obj`` (recursively into vectors) is finite: no NaN or infinity."""
+    for name, value in obj:
+        if isinstance(value, float) and not math.isfinite(value):
+            fail(f"{path}.{name}", f"must be a finite number (got {value})")
+        elif hasattr(value, "model_fields") and hasattr(value, "__iter__"):
+            _check_numbers(value, f"{path}.{name}", fail)
+
+
+def _hhmm(text: str) -> int:
+    h, m = text.split(":")
+    return int(h) * 60 + int(m)
+
+
 def check_plant(plant: Plant, source: str) -> None:
-    """Semantic checks pydantic cannot do: unique ids, references, eligibility, geometry."""
+    """Semantic checks pydantic cannot do: unique ids, references, eligibility, geometry, addresses."""
 
     def fail(field: str, problem: str) -> None:
         raise ConfigError(source, field, problem)
@@ -107,8 +248,11 @@ def check_plant(plant: Plant, source: str) -> None:
     line_ids = [line.id for line in plant.lines]
     eq_index: dict[str, str] = {}
     for li, line in enumerate(plant.lines):
-        if line_ids.count(line.id) > 1:
-            fail(f"lines[{li}].id", f"duplicate line id {line.id!r}")
+        if line.id in line_ids[:li]:
+            fail(
+                f"lines[{li}].id",
+                f"duplicate line id {line.id!r} (first used at lines[{line_ids.index(line.id)}])",
+            )
         for ei, e in enumerate(line.equipment):
             path = f"lines[{li}].equipment[{ei}]"
             if e.id in eq_index:
@@ -116,8 +260,19 @@ def check_plant(plant: Plant, source: str) -> None:
             if e.id in line_ids or e.id == plant.id:
                 fail(f"{path}.id", f"equipment id {e.id!r} clashes with a line or plant id")
             eq_index[e.id] = path
+            _check_numbers(e, path, fail)
             if e.type in PROCESSING_TYPES and not e.operations:
                 fail(f"{path}.operations", f"{e.type.value} {e.id!r} has no operations")
+            if e.type not in PROCESSING_TYPES and e.operations:
+                fail(
+                    f"{path}.operations",
+                    f"{e.type.value} {e.id!r} cannot do operations (only stations and cells process cars)",
+                )
+            for dup in _dups(e.operations):
+                fail(f"{path}.operations", f"operation {dup!r} is listed twice")
+            if (e.mtbf_s is None) != (e.mttr_s is None):
+                have, need = ("mtbf_s", "mttr_s") if e.mttr_s is None else ("mttr_s", "mtbf_s")
+                fail(f"{path}.{need}", f"{have} is set, so {need} is needed too (faults need both rates)")
             if e.type == EquipmentType.BUFFER and e.capacity is None:
                 fail(f"{path}.capacity", f"buffer {e.id!r} needs a capacity")
             if e.idle_power_kw > e.power_kw:
@@ -129,10 +284,16 @@ def check_plant(plant: Plant, source: str) -> None:
             tag_names = [t.name for t in e.tags()]
             for dup in _dups(tag_names):
                 fail(f"{path}.extra_tags", f"tag {dup!r} is defined twice")
+            for ti, tag in enumerate(e.extra_tags):
+                _check_tag(tag, f"{path}.extra_tags[{ti}]", fail)
+        if line.opcua is not None:
+            _check_endpoint(line.opcua.endpoint, f"lines[{li}].opcua.endpoint", fail)
         if line.kind == LineKind.CELLS and not any(e.type == EquipmentType.CELL for e in line.equipment):
             fail(f"lines[{li}].kind", f"cell block {line.id!r} has no equipment of type cell")
 
     nodes = set(eq_index) | set(line_ids) | {plant.id}
+    seen_edges: dict[tuple[str, str, str], int] = {}
+    eq_by_id = plant.equipment_by_id()
     for i, edge in enumerate(plant.edges):
         for end in ("source", "target"):
             ref = getattr(edge, end)
@@ -140,27 +301,66 @@ def check_plant(plant: Plant, source: str) -> None:
                 fail(f"edges[{i}].{end}", f"unknown equipment or line {ref!r}")
         if edge.source == edge.target:
             fail(f"edges[{i}]", f"edge from {edge.source!r} to itself")
+        if edge.kind == EdgeKind.TRANSPORTS:
+            src = eq_by_id.get(edge.source)
+            if src is None or src.type not in (EquipmentType.AGV, EquipmentType.CONVEYOR):
+                fail(
+                    f"edges[{i}].source", f"transports edges start at an AGV or conveyor, not {edge.source!r}"
+                )
+        first = seen_edges.setdefault((edge.source, edge.kind.value, edge.target), i)
+        if first != i:
+            fail(
+                f"edges[{i}]",
+                f"duplicate {edge.kind.value} edge {edge.source!r} -> {edge.target!r} (edges[{first}])",
+            )
 
     model_ids = [m.id for m in plant.models]
     for mi, m in enumerate(plant.models):
-        if model_ids.count(m.id) > 1:
+        if m.id in model_ids[:mi]:
             fail(f"models[{mi}].id", f"duplicate model id {m.id!r}")
         for si, step in enumerate(m.routing):
             path = f"models[{mi}].routing[{si}]"
             for ln in step.lines or []:
                 if ln not in line_ids:
                     fail(f"{path}.lines", f"unknown line {ln!r}")
+            if not math.isfinite(step.cycle_s):
+                fail(f"{path}.cycle_s", f"must be a finite number (got {step.cycle_s})")
             for st in step.stations or []:
                 if st not in eq_index:
                     fail(f"{path}.stations", f"unknown station {st!r}")
+                kind = eq_by_id[st].type
+                if kind not in PROCESSING_TYPES:
+                    fail(f"{path}.stations", f"{st!r} is a {kind.value}, not a station or cell")
             if not plant.eligible(step):
                 fail(
                     f"{path}.operation", f"no station can do operation {step.operation!r} for model {m.id!r}"
                 )
+    pairs: dict[tuple[str, str], int] = {}
     for ci, c in enumerate(plant.changeovers):
         for end, ref in (("from", c.from_model), ("to", c.to_model)):
             if ref not in model_ids:
                 fail(f"changeovers[{ci}].{end}", f"unknown model {ref!r}")
+        if c.from_model == c.to_model:
+            fail(f"changeovers[{ci}]", f"changeover from {c.from_model!r} to itself (it is always 0 s)")
+        if not math.isfinite(c.seconds):
+            fail(f"changeovers[{ci}].seconds", f"must be a finite number (got {c.seconds})")
+        if (c.from_model, c.to_model) in pairs:
+            fail(
+                f"changeovers[{ci}]",
+                f"changeover {c.from_model!r} -> {c.to_model!r} is already given at "
+                f"changeovers[{pairs[(c.from_model, c.to_model)]}]",
+            )
+        pairs[(c.from_model, c.to_model)] = ci
+    if not math.isfinite(plant.default_changeover_s):
+        fail("default_changeover_s", f"must be a finite number (got {plant.default_changeover_s})")
+    if not math.isfinite(plant.calendar.horizon_hours):
+        fail("calendar.horizon_hours", f"must be a finite number (got {plant.calendar.horizon_hours})")
+    shift_names = [s.name for s in plant.calendar.shifts]
+    for si, shift in enumerate(plant.calendar.shifts):
+        if shift.name in shift_names[:si]:
+            fail(f"calendar.shifts[{si}].name", f"duplicate shift name {shift.name!r}")
+        if _hhmm(shift.start) == _hhmm(shift.end):
+            fail(f"calendar.shifts[{si}].end", f"shift {shift.name!r} starts and ends at {shift.start}")
     for model, qty in plant.demand.items():
         if model not in model_ids:
             fail(f"demand.{model}", f"unknown model {model!r} (known: {', '.join(model_ids) or 'none'})")
