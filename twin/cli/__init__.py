@@ -65,10 +65,43 @@ for _mod in COMMAND_MODULES:
             raise
 
 
+#: Root options that every command accepts anywhere on the line (``twin status --redis-url URL``).
+GLOBAL_OPTIONS = {"--redis-url": True, "--plant": True, "--verbose": False, "-v": False}
+
+
+def hoist_global_options(argv: list[str]) -> list[str]:
+    """Move root options given after a subcommand to the front, where click expects them.
+
+    DESIGN.md promises that *all* commands take ``--redis-url``; click only parses a group's options before
+    the subcommand, so ``twin status --json --redis-url URL`` is rewritten to
+    ``twin --redis-url URL status --json``. Everything after ``--`` is left alone.
+    """
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            rest.extend(argv[i:])
+            break
+        name, eq, _value = arg.partition("=")
+        if name in GLOBAL_OPTIONS:
+            takes_value = GLOBAL_OPTIONS[name]
+            if takes_value and not eq and i + 1 < len(argv):
+                front.extend(argv[i : i + 2])
+                i += 2
+                continue
+            front.append(arg)
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
 def main() -> None:
     """Console-script entry point: every failure is one clear line and a non-zero exit."""
     try:
-        app()
+        app(args=hoist_global_options(sys.argv[1:]), prog_name="twin")
     except ConfigError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)

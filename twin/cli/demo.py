@@ -1,0 +1,421 @@
+"""``twin demo`` (everything in one command) and ``twin sim`` (the simulated PLCs alone).
+
+``twin demo`` wires the real loop: simulated PLCs (asyncua servers driven by the SimPy flow model) ->
+OPC UA adapters (subscriptions) -> the twin in Redis, plus the API and the web viewer when they are
+installed. ``--via direct`` skips OPC UA (simulator changes written straight to Redis), for debugging.
+This module is part of the composition root: it imports ``adapters``/``viz`` lazily, inside the commands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import typer
+
+from twin.cli import app
+from twin.cli.common import DEFAULT_CONFIG, fail, settings
+from twin.config import load_plant
+from twin.kpi import state_name
+from twin.model import Plant
+from twin.store import AsyncTwinStore, TwinStore
+
+log = logging.getLogger(__name__)
+
+
+def say(text: str) -> None:
+    """One line to stdout, flushed at once (tests and users read it live)."""
+    print(text, flush=True)
+
+
+def port_free(host: str, port: int) -> bool:
+    """True if a TCP port can be bound on ``host`` right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+# ------------------------------------------------------------------------------------------ mirrors
+class Mirror(Protocol):
+    """How simulator values reach the twin in Redis."""
+
+    description: str
+
+    async def start(self) -> None:
+        """Start mirroring (returns once values flow)."""
+
+    async def stop(self) -> None:
+        """Stop and flush."""
+
+
+class DirectMirror:
+    """Shortcut: the simulator's change batches are written straight into Redis (no OPC UA)."""
+
+    description = "direct (simulator -> Redis, no OPC UA)"
+
+    def __init__(self, sim: Any, store: AsyncTwinStore) -> None:
+        self.sim = sim
+        self.store = store
+
+    async def _write(self, batch: list[tuple[str, str, Any, str, float]]) -> None:
+        await self.store.write_changes(batch, source="sim-direct")
+
+    async def start(self) -> None:
+        """Write every current value, then follow the simulator's batches."""
+        await self.store.write_changes(self.sim.sim.all_values(), source="sim-direct")
+        self.sim.listeners.append(self._write)
+
+    async def stop(self) -> None:
+        """Detach from the simulator."""
+        with contextlib.suppress(ValueError):
+            self.sim.listeners.remove(self._write)
+
+
+@dataclass
+class OpcUaMirror:
+    """The real path: one OPC UA adapter per simulated PLC endpoint, subscriptions -> Redis pipelines."""
+
+    plant: Plant
+    store: AsyncTwinStore
+    description: str = "OPC UA (simulated PLCs -> asyncua subscriptions -> adapters -> Redis)"
+    adapters: list[Any] = field(default_factory=list)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def start(self) -> None:
+        """Start an adapter per endpoint and wait until each has subscribed and re-synced."""
+        from adapters.opcua.mapping import build_bindings
+        from adapters.opcua.session import AdapterOptions, EndpointAdapter
+
+        bindings, _unmapped = build_bindings(self.plant)
+        for url, tags in bindings.items():
+            adapter = EndpointAdapter(url, tags, self.store, AdapterOptions())
+            self.adapters.append(adapter)
+            self.tasks.append(asyncio.create_task(adapter.run(), name=f"adapter {url}"))
+        await asyncio.gather(*(a.wait_connected(60.0) for a in self.adapters))
+        for a in self.adapters:
+            for p in getattr(a.status, "problems", []):
+                say(f"  mapping problem: {p}")
+
+    async def stop(self) -> None:
+        """Stop every adapter (pending changes are flushed)."""
+        for a in self.adapters:
+            await a.stop()
+        if self.tasks:
+            _done, pending = await asyncio.wait(self.tasks, timeout=10)
+            for t in pending:
+                t.cancel()
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.tasks.clear()
+
+
+def make_mirror(via: str, sim: Any, store: AsyncTwinStore) -> Mirror:
+    """The OPC UA path when the adapters are installed (else, with a note, the direct path)."""
+    if via == "opcua":
+        try:
+            import adapters.opcua.session  # noqa: F401  (imports the mapping too)
+        except ImportError as exc:
+            say(f"note: OPC UA adapters not available ({exc}); writing simulator values directly")
+        else:
+            return OpcUaMirror(sim.plant_with_endpoints(), store)
+    return DirectMirror(sim, store)
+
+
+# ------------------------------------------------------------------------------------------ API / viewer
+@dataclass
+class Extras:
+    """What runs next to the loop: the API server task and the viewer's stop function."""
+
+    api_server: Any = None
+    api_task: asyncio.Task[None] | None = None
+    stop_viewer: Callable[[], Any] | None = None
+
+    async def stop(self) -> None:
+        """Stop the API and the viewer."""
+        if self.api_server is not None and self.api_task is not None:
+            self.api_server.should_exit = True
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.api_task, 10)
+        if self.stop_viewer is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self.stop_viewer)
+
+
+async def start_api(
+    store: TwinStore, plant: Plant, endpoints: dict[str, str], host: str, port: int
+) -> Extras:
+    """Serve E's API (``twin.api.create_app``) in this event loop if it exists; print how to reach it."""
+    ex = Extras()
+    try:
+        import uvicorn
+
+        from twin.api import create_app
+        from twin.api.auth import Role, new_token, parse_tokens
+        from twin.cli.serve import api_settings
+    except ImportError as exc:
+        say(f"  api:     not available ({exc})")
+        return ex
+    from twin.api.wiring import scheduler_wiring
+
+    token, line = new_token(Role.ADMIN, "demo-admin")
+    cfg = api_settings(None, None)
+    cfg.tokens = parse_tokens(line)
+    write = None
+    try:
+        from adapters.opcua.writeback import PlanWriter
+
+        write = PlanWriter(plant, store, None, actor="api", endpoints=endpoints)
+    except ImportError as exc:
+        say(f"  note: no OPC UA write-back ({exc})")
+    wiring = scheduler_wiring(store, write)
+    for note in wiring.notes:
+        say(f"  note: {note}")
+    api = create_app(store, cfg, replan=wiring.replan, dispatch=wiring.dispatch, diff=wiring.diff)
+
+    class _Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Any:  # the demo handles Ctrl-C itself
+            yield
+
+    server = _Server(uvicorn.Config(api, host=host, port=port, log_level="warning", lifespan="on"))
+    ex.api_server = server
+    ex.api_task = asyncio.create_task(server.serve(), name="api")
+    for _ in range(200):
+        if server.started or ex.api_task.done():
+            break
+        await asyncio.sleep(0.05)
+    if server.started:
+        say(f"  api:     http://{host}:{port}  (docs http://{host}:{port}/docs)  admin token: {token}")
+    else:
+        say(f"  api:     did not start on {host}:{port}")
+    return ex
+
+
+def start_viewer(store: TwinStore, host: str, port: int) -> Callable[[], Any] | None:
+    """Start D's web viewer (``viz.web``) if it exists; returns its stop function."""
+    try:
+        from viz import web  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        say("  viewer:  not available yet (viz.web missing)")
+        return None
+    starter = getattr(web, "start_web_viewer", None) or getattr(web, "serve_in_thread", None)
+    if starter is None:
+        say("  viewer:  viz.web has no start_web_viewer()")
+        return None
+    if not port_free(host, port):
+        say(f"  viewer:  port {port} is in use; viewer not started")
+        return None
+    try:
+        handle = starter(store, host=host, port=port)
+    except Exception as exc:  # the viewer is optional: the rest of the demo must still run
+        say(f"  viewer:  did not start: {exc}")
+        return None
+    say(f"  viewer:  http://{host}:{port}/")
+    stop = getattr(handle, "stop", None)
+    return stop if callable(stop) else None
+
+
+# ------------------------------------------------------------------------------------------ running
+def _install_stop(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+async def _wait(stop: asyncio.Event, duration: float | None, beat: Callable[[float], Any] | None) -> None:
+    t0 = time.monotonic()
+    next_beat = 10.0
+    while not stop.is_set():
+        elapsed = time.monotonic() - t0
+        if duration is not None and elapsed >= duration:
+            return
+        timeout = 0.5 if duration is None else max(0.0, min(0.5, duration - elapsed))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout)
+        if beat is not None and time.monotonic() - t0 >= next_beat:
+            next_beat += 10.0
+            await beat(time.monotonic() - t0)
+
+
+def _state_counts(rows: Sequence[dict[str, Any]]) -> str:
+    counts = Counter(state_name(r.get("state")) or "-" for r in rows)
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+async def _run_demo(
+    plant: Plant,
+    redis_url: str,
+    *,
+    speed: float,
+    port: int,
+    host: str,
+    duration: float | None,
+    via: str,
+    base_port: int | None,
+    api: bool,
+    viewer: bool,
+    seed: int,
+) -> None:
+    from adapters.simulator import SimulatedPlant
+
+    stop = asyncio.Event()
+    _install_stop(stop)
+    store = TwinStore.from_url(redis_url, plant.id)
+    astore = AsyncTwinStore.from_url(redis_url, plant.id, {e.id: e.line for e in plant.equipment()})
+    sim = SimulatedPlant(plant, speed=speed, base_port=base_port, use_config_endpoints=False, seed=seed)
+    mirror: Mirror | None = None
+    extras = Extras()
+    try:
+        await sim.start()
+        for line_id, url in sim.endpoints.items():
+            say(f"  opc ua:  {line_id} {url}")
+        mirror = make_mirror(via, sim, astore)
+        await mirror.start()
+        say(f"  mirror:  {mirror.description}")
+        if api:
+            extras = await start_api(store, sim.plant_with_endpoints(), sim.endpoints, host, port)
+        if viewer:
+            extras.stop_viewer = await asyncio.to_thread(start_viewer, store, host, port + 1)
+        rows = await asyncio.to_thread(store.status)
+        say(f"running: {len(rows)} equipment live ({_state_counts(rows)}); Ctrl-C stops")
+
+        async def beat(elapsed: float) -> None:
+            rows = await asyncio.to_thread(store.status)
+            live = sum(1 for r in rows if r.get("quality") == "good")
+            hours = sim.sim.env.now / 3600
+            say(f"[{elapsed:5.0f}s] sim t={hours:.2f} h, {live}/{len(rows)} live: {_state_counts(rows)}")
+
+        await _wait(stop, duration, beat)
+    finally:
+        say("stopping ...")
+        await extras.stop()
+        if mirror is not None:
+            await mirror.stop()
+        await sim.stop()
+        await astore.close()
+        store.client.close()
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    config: Path = typer.Option(DEFAULT_CONFIG, "--config", "-c", help="Plant definition (YAML)."),
+    port: int = typer.Option(8000, "--port", help="HTTP port of the API (the web viewer uses port + 1)."),
+    duration: float = typer.Option(0.0, "--duration", help="Stop after this many seconds (0: until Ctrl-C)."),
+    speed: float = typer.Option(60.0, "--speed", help="Simulated seconds per wall-clock second."),
+    via: str = typer.Option("opcua", "--via", help="opcua (the real loop) or direct (no OPC UA)."),
+    base_port: int = typer.Option(
+        None, "--base-port", help="OPC UA ports base_port+i (default: free ports)."
+    ),
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface for the API and viewer."),
+    api: bool = typer.Option(True, "--api/--no-api", help="Serve the REST/WebSocket API."),
+    viewer: bool = typer.Option(True, "--viewer/--no-viewer", help="Serve the 3D web viewer."),
+    seed: int = typer.Option(0, "--seed", help="Random seed of the simulation."),
+) -> None:
+    """Everything in one command: Redis, simulated PLCs, OPC UA adapters, API and web viewer."""
+    if via not in ("opcua", "direct"):
+        fail(f"--via must be opcua or direct (got {via!r})")
+    if speed <= 0:
+        fail(f"--speed must be > 0 (got {speed})")
+    if duration < 0:
+        fail(f"--duration must be >= 0 (got {duration})")
+    plant = load_plant(config)
+    if api and not port_free(host, port):
+        fail(f"port {port} on {host} is in use: pass --port N (or --no-api)")
+    from twin.embedded import EmbeddedRedis
+
+    url = settings(ctx).redis_url
+    embedded: EmbeddedRedis | None = None
+    try:
+        if url is None:
+            embedded = EmbeddedRedis().start()
+            url = embedded.url
+        store = TwinStore.from_url(url, plant.id)
+        res = store.load_plant(plant, migrate=True)
+        store.client.close()
+        n_eq = len(plant.equipment())
+        say(f"twin demo: plant {plant.id} ({n_eq} equipment on {len(plant.lines)} lines), {speed:g}x speed")
+        kind = "embedded" if embedded is not None else "external"
+        note = ", migrated" if res.get("migrated") else ""
+        say(f"  redis:   {url} ({kind}{note})")
+        asyncio.run(
+            _run_demo(
+                plant,
+                url,
+                speed=speed,
+                port=port,
+                host=host,
+                duration=duration or None,
+                via=via,
+                base_port=base_port,
+                api=api,
+                viewer=viewer,
+                seed=seed,
+            )
+        )
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    say("stopped")
+
+
+@app.command()
+def sim(
+    config: Path = typer.Option(DEFAULT_CONFIG, "--config", "-c", help="Plant definition (YAML)."),
+    speed: float = typer.Option(60.0, "--speed", help="Simulated seconds per wall-clock second."),
+    base_port: int = typer.Option(
+        None, "--base-port", help="Serve line i on port base_port+i (default: the config's endpoints)."
+    ),
+    duration: float = typer.Option(0.0, "--duration", help="Stop after this many seconds (0: until Ctrl-C)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed of the simulation."),
+    host: str = typer.Option(
+        "127.0.0.1", "--host", help="Interface for --base-port endpoints (0.0.0.0: all)."
+    ),
+) -> None:
+    """Run the simulated PLCs of a plant (one OPC UA server per line) until Ctrl-C."""
+    if speed <= 0:
+        fail(f"--speed must be > 0 (got {speed})")
+    plant = load_plant(config)
+    asyncio.run(
+        _run_sim(plant, speed=speed, base_port=base_port, duration=duration or None, seed=seed, host=host)
+    )
+    say("stopped")
+
+
+async def _run_sim(
+    plant: Plant, *, speed: float, base_port: int | None, duration: float | None, seed: int, host: str
+) -> None:
+    from adapters.simulator import SimulatedPlant
+
+    stop = asyncio.Event()
+    _install_stop(stop)
+    sim = SimulatedPlant(plant, speed=speed, base_port=base_port, seed=seed, host=host)
+    try:
+        await sim.start()
+        say(f"simulated PLCs of plant {plant.id}, {speed:g}x speed:")
+        for line_id, url in sim.endpoints.items():
+            say(f"  {line_id}: {url}")
+
+        async def beat(elapsed: float) -> None:
+            counts = Counter(v["state"] for v in sim.snapshot().values())
+            say(
+                f"[{elapsed:5.0f}s] sim t={sim.sim.env.now / 3600:.2f} h: "
+                + ", ".join(f"{k} {n}" for k, n in counts.most_common())
+            )
+
+        await _wait(stop, duration, beat)
+    finally:
+        await sim.stop()
