@@ -17,14 +17,26 @@ def test_hoist_moves_root_options_in_front() -> None:
         "status",
         "--json",
     ]
-    assert hoist_global_options(["status", "--redis-url=redis://x", "-v"]) == ["--redis-url=redis://x", "-v", "status"]
+    assert hoist_global_options(["status", "--redis-url=redis://x", "-v"]) == [
+        "--redis-url=redis://x",
+        "-v",
+        "status",
+    ]
     assert hoist_global_options(["graph", "route", "--model", "A"]) == ["graph", "route", "--model", "A"]
     assert hoist_global_options(["x", "--", "--plant", "p"]) == ["x", "--", "--plant", "p"]
 
 
 def test_status_takes_redis_url_after_the_command(store: TwinStore, redis_url: str) -> None:
     out = subprocess.run(
-        [sys.executable, "-c", "from twin.cli import main; main()", "status", "--json", "--redis-url", redis_url],
+        [
+            sys.executable,
+            "-c",
+            "from twin.cli import main; main()",
+            "status",
+            "--json",
+            "--redis-url",
+            redis_url,
+        ],
         capture_output=True,
         text=True,
         timeout=60,
