@@ -14,6 +14,7 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from twin.errors import NotFoundError, StoreError, StoreUnavailableError
+from twin.store.cluster import async_cluster_client, is_cluster_url
 from twin.store.keys import Change, Keys, decode_changes, encode_changes, encode_value
 from twin.store.sync import DEFAULT_STREAM_MAXLEN
 
@@ -42,8 +43,12 @@ class AsyncTwinStore:
     def from_url(
         cls, url: str, plant_id: str, equipment_lines: Mapping[str, str], **kw: Any
     ) -> AsyncTwinStore:
-        """Connect to ``redis://host:port/db``."""
-        client = aredis.Redis.from_url(url, decode_responses=True, socket_timeout=10)
+        """Connect to ``redis://host:port/db``, or a cluster: ``redis+cluster://host:port[,host:port]``."""
+        client: Any
+        if is_cluster_url(url):
+            client = async_cluster_client(url, socket_timeout=10)
+        else:
+            client = aredis.Redis.from_url(url, decode_responses=True, socket_timeout=10)
         return cls(client, plant_id, equipment_lines, **kw)
 
     async def close(self) -> None:

@@ -17,6 +17,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from twin.errors import NotFoundError, SchemaMismatchError, StoreError, StoreUnavailableError, ValidationError
 from twin.model import Plan, Plant
+from twin.store.cluster import cluster_client, is_cluster_url
 from twin.store.keys import (
     SCHEMA_VERSION,
     Change,
@@ -68,9 +69,12 @@ class TwinStore:
 
     @classmethod
     def from_url(cls, url: str, plant_id: str | None = None, **kw: Any) -> TwinStore:
-        """Connect to ``redis://host:port/db`` (or ``rediss://``)."""
+        """Connect to ``redis://host:port/db`` (or ``rediss://``), or a cluster: ``redis+cluster://h:p[,h:p]``."""
         with translate_errors(f"connecting to {url}"):
-            client = redis.Redis.from_url(url, decode_responses=True, socket_timeout=10)
+            if is_cluster_url(url):
+                client: Any = cluster_client(url, socket_timeout=10)
+            else:
+                client = redis.Redis.from_url(url, decode_responses=True, socket_timeout=10)
         return cls(client, plant_id, **kw)
 
     # ----------------------------------------------------------------- plant and graph
@@ -311,6 +315,27 @@ class TwinStore:
             rows.append(row)
         return rows
 
+    def quality_counts(self) -> dict[str, int]:
+        """How many live tags have each quality, plus ``missing``: defined tags with no live value yet."""
+        plant = self.plant()
+        eqs = plant.equipment()
+        with translate_errors("reading live state"):
+            pipe = self.client.pipeline(transaction=False)
+            for e in eqs:
+                pipe.hgetall(self.keys.live(e.line, e.id))
+            raws = pipe.execute()
+        out = {"good": 0, "uncertain": 0, "bad": 0, "stale": 0, "missing": 0}
+        for e, raw in zip(eqs, raws, strict=True):
+            seen = 0
+            for tag, enc in raw.items():
+                if tag.startswith("_"):
+                    continue
+                seen += 1
+                q = decode_value(enc)[1]
+                out[q] = out.get(q, 0) + 1
+            out["missing"] += max(0, len(e.tags()) - seen)
+        return out
+
     def read_changes(
         self, after: str = "0-0", count: int = 1000, block_ms: int | None = None
     ) -> list[tuple[str, str, list[Change]]]:
@@ -330,6 +355,38 @@ class TwinStore:
         with translate_errors("reading the change stream"):
             res = self.client.xrange(self.keys.changes, start, end, count=count)
         return [(sid, f.get("src", ""), decode_changes(f["d"])) for sid, f in res]
+
+    def change_range_rev(
+        self, end: str = "+", start: str = "-", count: int | None = None
+    ) -> list[tuple[str, str, list[Change]]]:
+        """Change-stream entries between two ids (inclusive), newest first (API history/KPI seeding)."""
+        with translate_errors("reading the change stream"):
+            res = self.client.xrevrange(self.keys.changes, end, start, count=count)
+        return [(sid, f.get("src", ""), decode_changes(f["d"])) for sid, f in res]
+
+    def change_stream_info(self) -> dict[str, Any]:
+        """Length, first and last entry id of the change stream (ids are ``None`` when it is empty)."""
+        k = self.keys.changes
+        with translate_errors("inspecting the change stream"):
+            pipe = self.client.pipeline(transaction=False)
+            pipe.xlen(k)
+            pipe.xrange(k, count=1)
+            pipe.xrevrange(k, count=1)
+            length, first, last = pipe.execute()
+        return {
+            "length": int(length),
+            "first_id": first[0][0] if first else None,
+            "last_id": last[0][0] if last else None,
+            "maxlen": self.stream_maxlen,
+        }
+
+    def set_current_plan(self, version: int) -> None:
+        """Make an already stored plan version the current one (accepting an earlier plan; API)."""
+        k = self.keys
+        with translate_errors(f"switching to plan v{version}"):
+            if not self.client.exists(k.plan(version)):
+                raise NotFoundError(f"no plan version {version}")
+            self.client.set(k.plan_current, version)
 
     # ----------------------------------------------------------------- demand
     def demand(self) -> dict[str, int]:
@@ -379,6 +436,12 @@ class TwinStore:
         with translate_errors("reading demand events"):
             res = self.client.xread({self.keys.demand_events: after}, count=count, block=block_ms)
         return [(sid, dict(f)) for _s, entries in res or [] for sid, f in entries]
+
+    def last_demand_event_id(self) -> str:
+        """Id of the newest demand event (``0-0`` if none): where a service starts following the stream."""
+        with translate_errors("reading demand events"):
+            res = self.client.xrevrange(self.keys.demand_events, count=1)
+        return str(res[0][0]) if res else "0-0"
 
     # ----------------------------------------------------------------- plans
     def put_plan(
@@ -463,6 +526,11 @@ class TwinStore:
         with translate_errors("reading the audit log"):
             res = self.client.xrevrange(self.keys.audit, count=count)
         return [{"id": sid, **f, "detail": json.loads(f.get("detail", "{}"))} for sid, f in res]
+
+    def audit_length(self) -> int:
+        """Number of entries in the audit stream."""
+        with translate_errors("reading the audit log"):
+            return int(self.client.xlen(self.keys.audit))
 
     def writeback_enabled(self) -> bool:
         """The global write-back kill switch: True unless an operator switched write-back off."""

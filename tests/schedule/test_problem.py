@@ -1,0 +1,135 @@
+"""Problem building from the plant and the live twin: resources, modes, calendar, faults, lots."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.conftest import DEMO_PLANT
+from twin.config import load_plant
+from twin.errors import ValidationError
+from twin.model import Plant
+from twin.schedule.problem import (
+    auto_lot_size,
+    build_problem,
+    choose_origin,
+    dedicated_policy,
+    plant_resources,
+    shift_windows,
+    split_lots,
+)
+
+pytestmark = pytest.mark.timeout(60)
+
+MONDAY_6 = datetime(2026, 1, 5, 6, 0, tzinfo=UTC).timestamp()
+
+
+def test_resources_are_lines_and_universal_cells(mini_plant: Plant) -> None:
+    res = {rid: (kind, line, st) for rid, kind, line, st in plant_resources(mini_plant)}
+    assert res == {
+        "L1": ("line", "L1", ["L1-WELD", "L1-PAINT", "L1-ASSY"]),
+        "L2": ("line", "L2", ["L2-WELD", "L2-PAINT", "L2-ASSY"]),
+        "C-1": ("cell", "C", ["C-1"]),
+        "C-2": ("cell", "C", ["C-2"]),
+    }
+
+
+def test_specialised_cell_block_is_one_resource() -> None:
+    demo = load_plant(DEMO_PLANT)
+    kinds = {rid: kind for rid, kind, _l, _s in plant_resources(demo)}
+    assert kinds == {"L1": "line", "L2": "line", "C": "block"}
+
+
+def test_modes_follow_routing_and_eligibility(mini_plant: Plant) -> None:
+    pb = build_problem(mini_plant, {"A": 20, "B": 10}, origin=MONDAY_6, lot_size=10)
+    assert set(pb.modes["A"]) == {"L1"}  # A's routing is restricted to L1
+    assert set(pb.modes["B"]) == {"L2", "C-1", "C-2"}
+    # Flow line: fill (sum of cycles) then one car per bottleneck cycle: 60+90+45 + 9*90.
+    assert pb.modes["A"]["L1"].duration(10) == 60 + 90 + 45 + 9 * 90
+    # Cell: a car goes through its whole routing in the cell.
+    assert pb.modes["B"]["C-1"].duration(10) == 10 * (70 + 90 + 50)
+    # Energy above idle per car: sum over steps of (rated - idle) * cycle.
+    assert pb.modes["A"]["L1"].extra_kwh(1) == pytest.approx((35 * 60 + 70 * 90 + 17 * 45) / 3600)
+    assert pb.resources["L1"].run_kw == 140 and pb.resources["L1"].idle_kw == 18
+    assert [lot.quantity for lot in pb.lots if lot.model == "A"] == [10, 10]
+
+
+def test_calendar_windows_and_horizon(mini_plant: Plant) -> None:
+    assert [(w.start, w.end) for w in shift_windows(mini_plant, MONDAY_6, 86400)] == [(0, 8 * 3600)]
+    # Planned from 02:00 the day shift starts 4 h in.
+    wins = shift_windows(mini_plant, MONDAY_6 - 4 * 3600, 86400)
+    assert [(w.start, w.end) for w in wins] == [(4 * 3600, 12 * 3600)]
+    demo = load_plant(DEMO_PLANT)
+    # Back-to-back shifts stay separate windows (a line can be off in one of them).
+    assert [(w.start, w.end, w.shift) for w in shift_windows(demo, MONDAY_6, 86400)] == [
+        (0, 28800, "early"),
+        (28800, 57600, "late"),
+    ]
+
+
+def test_faults_and_off_block_resources(mini_plant: Plant) -> None:
+    status = [
+        {"id": "L2-PAINT", "state": "Fault"},
+        {"id": "C-1", "state": "Off"},
+        {"id": "C-2", "state": "Off"},
+        {"id": "L1-WELD", "state": "Running", "model": "A"},
+    ]
+    pb = build_problem(mini_plant, {"B": 10}, origin=MONDAY_6, status=status, idle_in_plan={"C-2"})
+    assert pb.resources["L2"].windows == ()  # fault without MTTR: out for the horizon
+    assert pb.resources["C-1"].windows == ()  # switched off by someone else
+    assert pb.resources["C-2"].windows != ()  # off because the plan left it idle: usable
+    assert pb.resources["L1"].initial_model == "A"
+    assert set(pb.eligible(pb.lots[0])) == {"C-2"}
+
+
+def test_fault_with_mttr_blocks_only_until_repair(mini_plant: Plant) -> None:
+    plant = mini_plant.model_copy(deep=True)
+    plant.lines[1].equipment[1].mttr_s = 1800
+    pb = build_problem(
+        plant, {"B": 10}, origin=MONDAY_6, now=600, status=[{"id": "L2-PAINT", "state": "Fault"}]
+    )
+    assert [(w.start, w.end) for w in pb.resources["L2"].windows] == [(2400, 28800)]
+
+
+def test_frozen_lots_count_towards_demand(mini_plant: Plant) -> None:
+    pb = build_problem(
+        mini_plant, {"A": 25}, origin=MONDAY_6, now=100, lot_size=10, frozen=[("A-007", "A", 10, "L1", 0)]
+    )
+    frozen = [lot for lot in pb.lots if lot.fixed is not None]
+    assert [(lot.id, lot.fixed and lot.fixed.resource) for lot in frozen] == [("A-007", "L1")]
+    assert sorted(lot.quantity for lot in pb.lots if lot.fixed is None) == [5, 10]
+    assert len({lot.id for lot in pb.lots}) == len(pb.lots)
+
+
+def test_quantities_keep_old_lot_ids(mini_plant: Plant) -> None:
+    pb = build_problem(
+        mini_plant, {"B": 30}, origin=MONDAY_6, lot_size=10, quantities={"B": [("B-009", 10), ("B-004", 15)]}
+    )
+    assert [(lot.id, lot.quantity) for lot in pb.lots] == [("B-009", 10), ("B-004", 15), ("B-003", 5)]
+
+
+@pytest.mark.parametrize(
+    ("demand", "problem"),
+    [({"Z": 5}, "unknown model 'Z'"), ({"A": -1}, "whole number >= 0"), ({"A": "x"}, "whole number >= 0")],
+)
+def test_bad_demand_is_refused(mini_plant: Plant, demand: dict[str, object], problem: str) -> None:
+    with pytest.raises(ValidationError, match=problem):
+        build_problem(mini_plant, demand, origin=MONDAY_6)  # type: ignore[arg-type]
+
+
+def test_lot_helpers_and_policies(mini_plant: Plant) -> None:
+    assert split_lots(25, 10) == [10, 10, 5] and split_lots(0, 10) == []
+    assert auto_lot_size({"A": 900, "B": 10}) == 115
+    assert auto_lot_size({"A": 3}) == 1
+    assert dedicated_policy(mini_plant, {"A": 5, "B": 7}) == {"L1": ["A"]}
+    demo = load_plant(DEMO_PLANT)
+    assert dedicated_policy(demo, demo.demand) == {"L1": ["EV-SUV"]}
+    pb = build_problem(demo, {"EV-SEDAN": 10}, origin=MONDAY_6, allowed={"L1": ["EV-SUV"]})
+    assert "L1" not in pb.modes["EV-SEDAN"]
+
+
+def test_choose_origin_is_a_shift_start(mini_plant: Plant) -> None:
+    assert choose_origin(mini_plant, MONDAY_6 + 3 * 3600 + 17) == MONDAY_6  # inside the day shift
+    assert choose_origin(mini_plant, MONDAY_6 - 2 * 3600) == MONDAY_6  # before it: the next start
+    assert choose_origin(mini_plant, MONDAY_6 + 10 * 3600) == MONDAY_6 + 86400

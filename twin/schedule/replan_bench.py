@@ -1,0 +1,206 @@
+"""``twin bench replan``: the demo demand-drop scenario end to end, plus generated plant-like instances.
+
+Demo: the plant is loaded into a (real) Redis; plan v1 is made the classic way (each dedicated line builds
+only its home model) and stored; then the home model's demand drops by ``drop`` (60 %). The re-planner
+detects it (threshold), re-plans from v1 at one hour into the first shift (frozen window, warm start,
+never worse), checks the plan in simulation and stores v2. The baseline measured in the same run is
+*keeping v1* (trimmed to the new demand, its lines staying powered in their shifts).
+
+Instances: flexible job shops shaped like the plant (lots visiting body, paint, assembly and final stages,
+each on a line station or one of several slower cells, with rated power and a plant power cap),
+generated here with a fixed seed and solved by C1's :func:`twin.schedule.bench.run_instances` (our model
+against plain CP-SAT and the greedy list schedule).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from twin.model import Plant
+from twin.schedule.plans import plan_kpis
+from twin.schedule.problem import dedicated_policy
+from twin.schedule.replan import ReplanConfig, replan
+from twin.schedule.trigger import Replanner, TriggerConfig
+from twin.store import TwinStore
+
+#: The demo's plan origin: a Monday, start of the early shift (fixed, so runs compare).
+DEMO_ORIGIN = datetime(2026, 1, 5, 6, 0, tzinfo=UTC).timestamp()
+
+
+def home_model(plant: Plant) -> tuple[str, str]:
+    """The first dedicated line and the model it is built around."""
+    policy = dedicated_policy(plant, plant.demand)
+    if not policy:
+        raise ValueError(f"plant {plant.id!r} has no dedicated line")
+    line = sorted(policy)[0]
+    return line, policy[line][0]
+
+
+def demo_scenario(
+    store: TwinStore,
+    plant: Plant,
+    *,
+    drop: float = 0.6,
+    time_limit_s: float = 3.0,
+    seeds: tuple[int, ...] = (0, 1, 2),
+    at_s: int = 3600,
+) -> dict[str, Any]:
+    """Run the demand-drop scenario against ``store`` (plant loaded there); returns the bench figures."""
+    line, model = home_model(plant)
+    demand = store.demand() or dict(plant.demand)
+    v1 = replan(
+        plant,
+        demand,
+        current=None,
+        now=DEMO_ORIGIN,
+        config=ReplanConfig(
+            time_limit_s=time_limit_s, deterministic=True, allowed=dedicated_policy(plant, demand)
+        ),
+        reason="initial plan (dedicated lines build their own model)",
+    ).plan
+    base = store.put_plan(v1)
+    new_qty = round(demand[model] * (1.0 - drop))
+    store.set_demand(model, new_qty, actor="bench")
+    clock_now = DEMO_ORIGIN + at_s
+    rp = Replanner(
+        store,
+        config=TriggerConfig(
+            threshold=0.1,
+            replan=ReplanConfig(time_limit_s=time_limit_s, workers=2),
+            check_seeds=seeds,
+            actor="bench",
+        ),
+        clock=lambda: clock_now,
+    )
+    load1 = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    t0, c0 = time.perf_counter(), time.process_time()
+    changed = rp.pending()
+    out = rp.replan_once(f"demand changed: {', '.join(changed)}")
+    replan_s, cpu_s = time.perf_counter() - t0, time.process_time() - c0
+    if out.result is None or out.plan is None:
+        raise RuntimeError("the re-planner stored nothing")
+    before = out.result.baseline_plan.kpis if out.result.baseline_plan else plan_kpis(plant, v1)
+    after = out.plan.kpis
+    solve = out.result.solve
+    return {
+        "replan_s": round(replan_s, 3),
+        # CPU seconds of this process (all threads): what the re-plan costs on an idle machine.
+        "replan_cpu_s": round(cpu_s, 3),
+        "unmet_before": before["unmet"],
+        "unmet_after": after["unmet"],
+        "kwh_per_vehicle_before": before["kwh_per_vehicle"],
+        "kwh_per_vehicle_after": after["kwh_per_vehicle"],
+        "dedicated_line_idle_before": before["dedicated_idle_h"].get(line),
+        "dedicated_line_idle_after": after["dedicated_idle_h"].get(line),
+        "dedicated_line": line,
+        "model": model,
+        "demand_before": demand[model],
+        "demand_after": new_qty,
+        "detected": changed,
+        "versions": [base, out.version],
+        "kept_old": out.kept_old,
+        "solver_status": solve.status if solve else None,
+        "gap": solve.gap if solve else None,
+        "solve_s": solve.wall_s if solve else None,
+        "check_s": out.check.get("wall_s") if out.check else None,
+        "load1": round(load1, 2) if load1 is not None else None,
+        "check": out.check,
+        "energy_kwh_before": before["energy_kwh"],
+        "energy_kwh_after": after["energy_kwh"],
+        "kwh_per_vehicle_ratio": round(after["kwh_per_vehicle"] / before["kwh_per_vehicle"], 4)
+        if before["kwh_per_vehicle"]
+        else None,
+        "baseline": "keep plan v1 trimmed to the new demand",
+        "moved_lots": len(out.plan.meta.get("dropped", [])),
+    }
+
+
+# ------------------------------------------------------------------------------------------- instances
+def plant_like_fjsp(n_lots: int, seed: int, *, cells: int = 3, power_cap: bool = True) -> Any:
+    """A flexible job shop shaped like the demo plant (see the module docstring), as C1's instance type.
+
+    Machines per stage: two line stations (fast) and ``cells`` cells (slower; a cell may serve several
+    stages). Lots of 5-20 cars of 4 models; the hatchback cannot use the dedicated line (machine 0 of each
+    stage), one model cannot use the cells.
+    """
+    from twin.schedule.instances import Operation, Option, Problem
+
+    rng = random.Random(seed)
+    stages = 4
+    line_kw = [(420, 400), (700, 680), (180, 170), (70, 60)]
+    cell_kw = [200, 340, 45, 30]
+    machines = 2 * stages + cells
+    jobs = []
+    for _lot in range(n_lots):
+        model = rng.randrange(4)
+        q = rng.choice((5, 10, 10, 15, 20))
+        ops = []
+        for s in range(stages):
+            base = rng.randint(50, 75)
+            opts = []
+            for k in range(2):
+                if model == 3 and k == 0:
+                    continue  # the hatchback is not built on the dedicated line
+                opts.append(Option(machine=2 * s + k, duration=q * base, power=line_kw[s][k]))
+            if model != 2:
+                for c in range(cells):
+                    if (c + s) % 2 == 0 or cells == 1:
+                        opts.append(
+                            Option(
+                                machine=2 * stages + c,
+                                duration=int(q * base * rng.uniform(1.3, 1.7)),
+                                power=cell_kw[s],
+                            )
+                        )
+            ops.append(Operation(options=tuple(opts)))
+        jobs.append(tuple(ops))
+    cap = int(sum(kw for kw, _ in line_kw) * 1.1) if power_cap else None
+    return Problem(
+        jobs=tuple(jobs), n_machines=machines, name=f"plant-{n_lots}x{machines}-s{seed}", power_cap=cap
+    )
+
+
+def generated_instances(quick: bool) -> list[Any]:
+    """The instance set of the bench (smaller with ``quick``)."""
+    sizes = [(12, 1), (20, 2)] if quick else [(12, 1), (20, 2), (30, 3), (40, 4)]
+    return [plant_like_fjsp(n, seed) for n, seed in sizes]
+
+
+def to_fjs(problem: Any) -> str:
+    """An instance in Brandimarte ``.fjs`` text (1-based machines; power is not part of the format)."""
+    lines = [f"{len(problem.jobs)} {problem.n_machines}"]
+    for job in problem.jobs:
+        parts = [str(len(job))]
+        for op in job:
+            parts.append(str(len(op.options)))
+            for o in op.options:
+                parts += [str(o.machine + 1), str(o.duration)]
+        lines.append(" ".join(parts))
+    return "\n".join(lines) + "\n"
+
+
+def run_generated(quick: bool, time_limit_s: float) -> list[dict[str, Any]]:
+    """Solve the generated instances with C1's bench runner (if it is there), via ``.fjs`` files."""
+    import importlib
+    import tempfile
+    from pathlib import Path
+
+    try:
+        c1_bench = importlib.import_module("twin.schedule.bench")
+    except ImportError:
+        return [{"error": "twin.schedule.bench is not available"}]
+    run = getattr(c1_bench, "run_instances", None)
+    if run is None:
+        return [{"error": "twin.schedule.bench.run_instances is not available"}]
+    with tempfile.TemporaryDirectory(prefix="sdf-replan-bench-") as tmp:
+        files = []
+        for p in generated_instances(quick):
+            path = Path(tmp) / f"{p.name}.fjs"
+            path.write_text(to_fjs(p), encoding="utf-8")
+            files.append(path)
+        rows = run(files, time_limit=time_limit_s, quick=quick)
+    return [r if isinstance(r, dict) else {"result": str(r)} for r in rows]
