@@ -5,7 +5,7 @@
 set -euo pipefail
 want=(libosmesa6)
 if [[ "${1:-}" != "--runtime" ]]; then
-  want+=(chromium chromium-driver nodejs npm)
+  want+=(chromium chromium-driver xvfb nodejs npm)
 fi
 missing=()
 for p in "${want[@]}"; do

@@ -12,22 +12,29 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.conftest import DEMO_PLANT, MINI_PLANT, ROOT
 from twin.config import load_plant
 from twin.embedded import free_port
+from twin.model import Plant
 
 TWIN = str(Path(sys.executable).parent / "twin")
 TERMINAL = ("stopped", "error")
 
 
 class Proc:
-    """A CLI subprocess whose stdout lines are read on a thread (so waits can time out)."""
+    """A CLI subprocess whose stdout lines are read on a thread (so waits can time out).
 
-    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
+    With ``session`` it gets its own process group, so :meth:`interrupt` can do what a terminal's Ctrl-C
+    does: SIGINT to the whole group (the CLI and every child it started in that group).
+    """
+
+    def __init__(self, args: list[str], env: dict[str, str] | None = None, *, session: bool = False) -> None:
         full_env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
         full_env.update(env or {})
         self.p = subprocess.Popen(
@@ -37,7 +44,9 @@ class Proc:
             stderr=subprocess.STDOUT,
             text=True,
             env=full_env,
+            start_new_session=session,
         )
+        self.session = session
         self.lines: list[str] = []
         self._q: queue.Queue[str | None] = queue.Queue()
         self._t = threading.Thread(target=self._pump, daemon=True)
@@ -70,6 +79,14 @@ class Proc:
             if m:
                 return m
 
+    def interrupt(self) -> None:
+        """Ctrl-C: SIGINT to the process group (``session``) or to the process."""
+        if self.p.poll() is None:
+            if self.session:
+                os.killpg(self.p.pid, signal.SIGINT)
+            else:
+                self.p.send_signal(signal.SIGINT)
+
     def finish(self, timeout: float) -> int:
         """Wait for the exit code, draining output."""
         rc = self.p.wait(timeout)
@@ -81,9 +98,14 @@ class Proc:
         return rc
 
     def kill(self) -> None:
+        """Stop it if still running: Ctrl-C first (so it cleans up its children), then SIGKILL."""
         if self.p.poll() is None:
-            self.p.kill()
-            self.p.wait(10)
+            self.interrupt()
+            try:
+                self.p.wait(30)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait(10)
 
 
 @pytest.fixture
@@ -94,7 +116,7 @@ def run_cli() -> Iterator[list[Proc]]:
         p.kill()
 
 
-def status(url: str) -> dict[str, dict[str, object]]:
+def status(url: str) -> dict[str, dict[str, Any]]:
     # --redis-url is an option of the root command (`twin --redis-url URL status`).
     out = subprocess.run(
         [TWIN, "--redis-url", url, "status", "--json"],
@@ -107,26 +129,74 @@ def status(url: str) -> dict[str, dict[str, object]]:
     return {row["id"]: row for row in json.loads(out.stdout)["equipment"]}
 
 
-@pytest.mark.timeout(300)
-def test_demo_runs_the_loop_and_stops_cleanly(run_cli: list[Proc]) -> None:
-    plant = load_plant(DEMO_PLANT)
-    proc = Proc(["demo", "--duration", "20", "--port", str(free_port()), "--speed", "120"])
-    run_cli.append(proc)
-    url = proc.wait_line(r"redis:\s+(redis://\S+)", 60).group(1)
-    endpoints = [
-        proc.wait_line(rf"opc ua:\s+{line.id} (opc\.tcp://\S+)", 180).group(1) for line in plant.lines
-    ]
-    assert len(set(endpoints)) == len(plant.lines)
-    assert "OPC UA" in proc.wait_line(r"mirror:\s+(.*)", 120).group(1)  # the real loop, not the shortcut
-    proc.wait_line(r"^running: ", 120)
+def clean_exit(proc: Proc, timeout: float = 120) -> None:
+    """Exit code 0, 'stopped' last, no traceback."""
+    rc = proc.finish(timeout=timeout)
+    assert rc == 0, "\n".join(proc.lines)
+    assert proc.lines[-1] == "stopped", "\n".join(proc.lines)
+    assert not any("Traceback" in line for line in proc.lines), "\n".join(proc.lines)
 
-    first = status(url)
-    assert set(first) == {e.id for e in plant.equipment()}
+
+def redis_gone(url: str) -> bool:
+    gone = subprocess.run(
+        [TWIN, "--redis-url", url, "status", "--json"], capture_output=True, text=True, timeout=60
+    )
+    return gone.returncode != 0
+
+
+@dataclass
+class DemoRun:
+    """One full ``twin demo`` (API and viewer included) shared by the tests below, ended by Ctrl-C."""
+
+    proc: Proc
+    plant: Plant
+    redis_url: str
+    endpoints: list[str]
+    api_port: int
+    ready: str
+
+
+@pytest.fixture(scope="module")
+def demo_run() -> Iterator[DemoRun]:
+    plant = load_plant(DEMO_PLANT)
+    api_port = free_port()
+    proc = Proc(["demo", "--port", str(api_port), "--speed", "120"], session=True)
+    try:
+        url = proc.wait_line(r"redis:\s+(redis://\S+)", 60).group(1)
+        endpoints = [
+            proc.wait_line(rf"opc ua:\s+{line.id} (opc\.tcp://\S+)", 120).group(1) for line in plant.lines
+        ]
+        ready = proc.wait_line(r"^ready in [\d.]+ s: ", 240).string
+        proc.wait_line(r"^running: ", 60)
+        yield DemoRun(proc, plant, url, endpoints, api_port, ready)
+    finally:
+        proc.kill()
+
+
+@pytest.mark.timeout(400)
+def test_demo_ready_line_lists_every_url(demo_run: DemoRun) -> None:
+    assert len(set(demo_run.endpoints)) == len(demo_run.plant.lines)
+    ready = demo_run.ready
+    assert demo_run.redis_url in ready
+    for line, url in zip(demo_run.plant.lines, demo_run.endpoints, strict=True):
+        assert f"{line.id} {url}" in ready
+    assert f"api http://127.0.0.1:{demo_run.api_port}" in ready
+    printed_viewer = [ln for ln in demo_run.proc.lines if re.match(r"\s+viewer:\s+http", ln)]
+    if printed_viewer:  # the viewer is optional (offscreen GL may be missing); if it runs, it is listed
+        assert f"viewer http://127.0.0.1:{demo_run.api_port + 1}/" in ready
+    assert ready.endswith("running until Ctrl-C")
+    assert "OPC UA" in next(ln for ln in demo_run.proc.lines if "mirror:" in ln)  # the real loop
+
+
+@pytest.mark.timeout(200)
+def test_demo_mirrors_live_states_through_opcua(demo_run: DemoRun) -> None:
+    first = status(demo_run.redis_url)
+    assert set(first) == {e.id for e in demo_run.plant.equipment()}
     for eq, row in first.items():
         assert row["state"] is not None, eq
         assert row["quality"] == "good", eq
-    proc.wait_line(r"^\[\s*10s\]", 60)  # the heartbeat
-    second = status(url)
+    demo_run.proc.wait_line(r"^\[\s*10s\]", 60)  # the heartbeat
+    second = status(demo_run.redis_url)
     changed = [
         eq
         for eq in second
@@ -138,14 +208,54 @@ def test_demo_runs_the_loop_and_stops_cleanly(run_cli: list[Proc]) -> None:
         eq for eq, row in second.items() if isinstance(row.get("part_count"), int) and row["part_count"] > 0
     ]
     assert counted, "no station finished a car"
-    assert proc.finish(timeout=120) == 0, "\n".join(proc.lines)
-    assert proc.lines[-1] == "stopped"
-    assert not any("Traceback" in line for line in proc.lines), "\n".join(proc.lines)
-    # the embedded redis is gone with it
-    gone = subprocess.run(
-        [TWIN, "--redis-url", url, "status", "--json"], capture_output=True, text=True, timeout=60
+
+
+@pytest.mark.timeout(200)
+def test_demo_ctrl_c_stops_everything(demo_run: DemoRun) -> None:
+    demo_run.proc.interrupt()  # what a terminal's Ctrl-C does: SIGINT to the whole process group
+    clean_exit(demo_run.proc)
+    assert "stopping ..." in demo_run.proc.lines
+    assert redis_gone(demo_run.redis_url)  # the embedded redis is gone with it
+    # every server it started is down: the API port and the OPC UA ports can be bound again
+    assert port_free(demo_run.api_port)
+    for url in demo_run.endpoints:
+        assert port_free(int(url.split(":")[2].split("/")[0]))
+
+
+def port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@pytest.mark.timeout(200)
+def test_demo_duration_counts_from_ready_then_exits_0(run_cli: list[Proc]) -> None:
+    proc = Proc(
+        ["demo", "--duration", "3", "--no-api", "--no-viewer", "--speed", "120", "--port", str(free_port())]
     )
-    assert gone.returncode != 0
+    run_cli.append(proc)
+    url = proc.wait_line(r"redis:\s+(redis://\S+)", 60).group(1)
+    ready = proc.wait_line(r"^ready in ", 120).string
+    assert ready.endswith("running for 3 s")
+    clean_exit(proc)
+    assert redis_gone(url)
+
+
+@pytest.mark.timeout(200)
+def test_demo_ctrl_c_during_start_up_exits_0(run_cli: list[Proc]) -> None:
+    proc = Proc(["demo", "--no-viewer", "--speed", "120", "--port", str(free_port())], session=True)
+    run_cli.append(proc)
+    url = proc.wait_line(r"redis:\s+(redis://\S+)", 60).group(1)
+    proc.wait_line(r"opc ua:", 60)  # the servers are being started
+    proc.interrupt()
+    clean_exit(proc)
+    assert redis_gone(url)
 
 
 @pytest.mark.timeout(240)
@@ -170,9 +280,8 @@ def test_sim_serves_endpoints_until_interrupted(run_cli: list[Proc]) -> None:
 
     a, b = asyncio.run(read_counts())
     assert b > a
-    proc.p.send_signal(signal.SIGINT)
-    assert proc.finish(timeout=60) == 0, "\n".join(proc.lines)
-    assert proc.lines[-1] == "stopped"
+    proc.interrupt()
+    clean_exit(proc, 60)
 
 
 def test_demo_refuses_a_busy_port(run_cli: list[Proc]) -> None:

@@ -52,8 +52,12 @@ class EmbeddedRedis:
         workdir: str | Path | None = None,
         extra_args: list[str] | None = None,
         persist: bool = False,
+        new_session: bool = False,
     ) -> None:
         self.port = port or free_port()
+        #: Start the server in its own session, so a terminal's Ctrl-C (sent to the whole foreground
+        #: process group) reaches only the owner, which then stops the server after its own clean-up.
+        self.new_session = new_session
         self._own_dir = workdir is None
         self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="sdf-redis-"))
         self.extra_args = extra_args or []
@@ -89,7 +93,9 @@ class EmbeddedRedis:
         ]
         self.workdir.mkdir(parents=True, exist_ok=True)
         try:
-            self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            self.proc = subprocess.Popen(
+                args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=self.new_session
+            )
         except OSError as exc:
             raise EmbeddedRedisError(f"cannot start redis-server: {exc}") from exc
         deadline = time.monotonic() + timeout_s

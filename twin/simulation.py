@@ -30,6 +30,9 @@ Model (documented assumptions):
 * Several stations of one flow line able to do the same step share it (each takes ``cycle_s / k``), as the
   scheduler assumes.
 * **Power**: rated ``power_kw`` when Running, ``idle_power_kw`` otherwise, 0 when Off; energy integrates it.
+* **Shift calendar** (only with :attr:`SimOptions.calendar`, off by default): outside the plant's shift
+  windows (:func:`shift_windows`, t=0 placed on the UTC clock by :attr:`SimOptions.calendar_origin` or the
+  plan's ``meta["origin"]``) everything is Off at zero power, no car is released and work pauses.
 
 Changes are published through the ``on_change`` callback as batches of
 ``(equipment, tag, value, quality, source_ts)`` tuples, coalesced to the latest value per tag per flush.
@@ -38,12 +41,14 @@ The ``state`` tag carries the :class:`~twin.model.StationState` name (``"Running
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import math
 import random
 import statistics
 import time
 from collections import deque
-from collections.abc import Callable, Generator, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,6 +103,15 @@ class SimOptions:
     default_lot: int = 10
     #: Start a line's/block's sequence over once it is done (keeps a live demo busy).
     repeat_sequence: bool = False
+    #: Follow the plant's shift calendar (``plant.calendar.shifts``): outside the shift windows every piece
+    #: of equipment is Off (zero power), no car is released and work in progress pauses until the next
+    #: shift (a car is finished in the next shift, its remaining time kept). Off by default, so plan checks
+    #: (:func:`check_plan`) and the live demo run around the clock unless asked; a scheduler whose lots sit
+    #: inside shift windows turns it on to see lots that overrun a shift's end. Back-to-back shifts merge.
+    calendar: bool = False
+    #: UTC epoch seconds of simulation time 0, placing t=0 on the calendar's clock. None: the plan's
+    #: ``meta["origin"]`` in :func:`simulate_plan`/:func:`check_plan`, else 0 (t=0 is 00:00 UTC).
+    calendar_origin: float | None = None
 
 
 @dataclass
@@ -152,6 +166,8 @@ class Unit:
 
     # -- state ------------------------------------------------------------------------------------
     def _derive(self) -> StationState:
+        if self.sim.closed:
+            return StationState.OFF  # outside the shift calendar (a repair in progress goes on unseen)
         if self.fault:
             return StationState.FAULT
         if self.phase in (StationState.IDLE, StationState.STARVED):
@@ -209,6 +225,9 @@ class Unit:
             if self.fault:
                 yield self.repaired
                 continue
+            if self.sim.closed:
+                yield self.sim.shift_opened()
+                continue
             self.set_phase(phase)
             start = self.sim.env.now
             self.proc = self.sim.env.active_process  # the process a breakdown interrupts
@@ -220,6 +239,12 @@ class Unit:
                 remaining -= self.sim.env.now - start
             finally:
                 self.working = False
+
+    def pause(self, cause: str) -> None:
+        """Interrupt the work in progress (it resumes with its remaining time in :meth:`work`)."""
+        if self.working and self.proc is not None and self.proc.is_alive:
+            self.working = False  # a second cause before the process resumes must not interrupt it again
+            self.proc.interrupt(cause)
 
     def breakdowns(self, mtbf_s: float, mttr_s: float) -> SimGen:
         """Failure process: exponential time between failures and to repair."""
@@ -235,8 +260,7 @@ class Unit:
             self.sim.publish(self.eq.id, "alarm", self.alarm)
             self.sim.faults += 1
             self.refresh()
-            if self.working and self.proc is not None and self.proc.is_alive:
-                self.proc.interrupt("fault")
+            self.pause("fault")
             yield env.timeout(repair)
             self.fault = False
             self.alarm = ""
@@ -348,6 +372,10 @@ class Group:
         """Block until a car can be released from ``resources``; the unit shows Idle/Off meanwhile."""
         env = self.sim.env
         while True:
+            if self.sim.closed:
+                unit.set_phase(StationState.IDLE)
+                yield self.sim.shift_opened()
+                continue
             lot, earliest = self.take(resources)
             if lot is not None:
                 if self.off:
@@ -542,6 +570,9 @@ class CellBlock(Group):
     def _dispatch(self) -> SimGen:
         env = self.sim.env
         while True:
+            if self.sim.closed:
+                yield self.sim.shift_opened()
+                continue
             if self.wip >= self.wip_limit or (self.staging_cap and self.staged >= self.staging_cap):
                 yield self._room
                 continue
@@ -586,7 +617,7 @@ class CellBlock(Group):
     def _trip(self, agv: Unit | None) -> SimGen:
         if agv is None:
             return
-        yield self.sim.env.timeout(self.sim.options.agv_transfer_s)
+        yield from agv.work(self.sim.options.agv_transfer_s, StationState.RUNNING)  # pauses off shift
         agv.set_phase(StationState.IDLE)
         yield self.agvs.put(agv) if self.agvs is not None else self.sim.env.timeout(0)
 
@@ -663,6 +694,15 @@ class FlowSim:
         self._models = plant.model_by_id()
         self._cycle_cache: dict[tuple[str, str], float] = {}
         self._extra_rng = random.Random(seed + 1)
+        #: True while the shift calendar has the plant closed (only with ``options.calendar``).
+        self.closed = False
+        self._opened: simpy.Event = self.env.event()
+        windows: Iterator[tuple[float, float]] | None = None
+        if self.options.calendar and plant.calendar.shifts:
+            windows = shift_windows(plant, self.options.calendar_origin or 0.0, self.env.now)
+            first = next(windows)
+            self.closed = first[0] > self.env.now + _EPS
+            windows = itertools.chain([first], windows)
         for line in plant.lines:
             g: Group
             if line.kind == LineKind.CELLS:
@@ -672,11 +712,47 @@ class FlowSim:
             self.groups[line.id] = g
             for r in g.queues:
                 self.resource_group[r] = g
+        if self.closed:
+            for g in self.groups.values():
+                g.refresh_all()  # Off from the start
         for u in self.units.values():
             self._publish_initial(u)
             self._start_breakdowns(u)
         if self.on_change is not None and self.options.tick_s > 0:
             self.env.process(self._ticker())
+        if windows is not None:
+            self.env.process(self._shift_clock(windows))
+
+    # -- shift calendar ---------------------------------------------------------------------------
+    def shift_opened(self) -> simpy.Event:
+        """An event that fires when the next shift starts."""
+        return self._opened
+
+    def _set_closed(self, closed: bool) -> None:
+        if closed == self.closed:
+            return
+        self.closed = closed
+        if closed:
+            for u in self.units.values():
+                u.pause("shift end")
+        else:
+            ev, self._opened = self._opened, self.env.event()
+            ev.succeed()
+        for g in self.groups.values():
+            g.refresh_all()
+
+    def _shift_clock(self, windows: Iterator[tuple[float, float]]) -> SimGen:
+        env = self.env
+        for start, end in windows:
+            if end <= env.now:
+                continue
+            if start > env.now:
+                self._set_closed(True)
+                yield env.timeout(start - env.now)
+            self._set_closed(False)
+            if math.isinf(end):
+                return
+            yield env.timeout(end - env.now)
 
     # -- construction helpers ---------------------------------------------------------------------
     def add_unit(self, eq: Equipment, group: Group) -> Unit:
@@ -938,6 +1014,45 @@ class FlowSim:
         raise ValidationError(f"unknown resource {resource!r}")
 
 
+# ------------------------------------------------------------------------------------------------ calendar
+def _seconds_of_day(hhmm: str) -> int:
+    h, m = (int(x) for x in hhmm.split(":"))
+    return h * 3600 + m * 60
+
+
+def shift_windows(plant: Plant, origin: float, after: float = 0.0) -> Iterator[tuple[float, float]]:
+    """The plant's working windows in simulation seconds (t=0 at UTC epoch ``origin``), in time order,
+    without end: overlapping and back-to-back shifts merge; a window that never closes (shifts covering
+    the whole day) ends at ``math.inf``. Windows ending at or before ``after`` are skipped. A plant
+    without shifts is always open."""
+    shifts: list[tuple[int, int]] = []
+    for sh in plant.calendar.shifts:
+        a, b = _seconds_of_day(sh.start), _seconds_of_day(sh.end)
+        shifts.append((a, b if b > a else b + 86400))  # a shift may cross midnight
+    if not shifts:
+        yield (-math.inf, math.inf)
+        return
+    shifts.sort()
+    day = math.floor(origin / 86400) * 86400 - 86400  # the day before t=0: its night shift may reach in
+    cur: list[float] | None = None
+    while True:
+        for a, b in shifts:
+            start, end = day + a - origin, day + b - origin
+            if cur is None:
+                cur = [start, end]
+            elif start <= cur[1]:
+                cur[1] = max(cur[1], end)
+            else:
+                if cur[1] > after:
+                    yield (cur[0], cur[1])
+                cur = [start, end]
+        assert cur is not None
+        if cur[1] - cur[0] > 2 * 86400:  # merged over whole days: round the clock
+            yield (cur[0], math.inf)
+            return
+        day += 86400
+
+
 # ------------------------------------------------------------------------------------------------ plans
 def line_capabilities(plant: Plant) -> dict[str, list[str]]:
     """Models each line/block can build completely: model -> line ids in config order."""
@@ -1053,13 +1168,23 @@ def _line_stats(sim: FlowSim, horizon_s: float) -> dict[str, dict[str, float]]:
     return out
 
 
+def _with_origin(options: SimOptions | None, plan: Plan) -> SimOptions | None:
+    """With the calendar on and no origin given, place t=0 at the plan's ``meta["origin"]``."""
+    if options is None or not options.calendar or options.calendar_origin is not None:
+        return options
+    origin = plan.meta.get("origin")
+    if isinstance(origin, int | float) and not isinstance(origin, bool):
+        return dataclasses.replace(options, calendar_origin=float(origin))
+    return options
+
+
 def simulate_plan(
     plant: Plant, plan: Plan, horizon_s: float, seed: int = 0, options: SimOptions | None = None
 ) -> SeedResult:
     """Run ``plan`` for ``horizon_s`` virtual seconds with one seed."""
     if horizon_s <= 0:
         raise ValidationError(f"horizon must be > 0 s (got {horizon_s})")
-    sim = FlowSim(plant, seed=seed, options=options)
+    sim = FlowSim(plant, seed=seed, options=_with_origin(options, plan))
     sim.follow(plan)
     planned: dict[str, int] = {}
     for g in sim.groups.values():
@@ -1097,7 +1222,8 @@ def check_plan(
 
     The aggregate holds means over seeds of completed cars per model, energy, kWh per vehicle, makespan and
     per-line busy/idle/off seconds, and the mean and minimum fulfilment ratio (cars completed within the
-    horizon, capped per model at what was planned, over cars planned).
+    horizon, capped per model at what was planned, over cars planned). With ``options.calendar`` the plant
+    works only inside its shifts (t=0 at ``options.calendar_origin``, else the plan's ``meta["origin"]``).
     """
     if not seeds:
         raise ValidationError("check_plan needs at least one seed")

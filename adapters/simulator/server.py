@@ -35,14 +35,17 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from asyncua import ua
 from asyncua.common.methods import uamethod
 from asyncua.common.structures104 import new_enum
 from asyncua.server.server import Server
+from cryptography import x509
 
 from adapters.opcua.security import ServerSecurity, apply_server_security
+from adapters.simulator.startup import init_server
 from twin.model import SIM_NAMESPACE_URI, STATE_CODES, Line, StationState, TagType
 
 #: Most equipment objects directly under a line object; more go into folders of this size.
@@ -141,6 +144,22 @@ def _eu(unit: str) -> ua.EUInformation:
     return eu
 
 
+def _certificate_uri(path: Path) -> str | None:
+    """The application URI in a certificate's subjectAltName (DER or PEM), if any."""
+    try:
+        raw = path.read_bytes()
+        cert = (
+            x509.load_pem_x509_certificate(raw)
+            if raw.lstrip().startswith(b"-----")
+            else x509.load_der_x509_certificate(raw)
+        )
+        uris = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        found = uris.get_values_for_type(x509.UniformResourceIdentifier)
+    except (OSError, ValueError, x509.ExtensionNotFound):
+        return None  # asyncua reports an unreadable certificate itself when it loads it
+    return found[0] if found else None
+
+
 def parse_sequence(raw: str) -> list[dict[str, Any]]:
     """Validate a plan sequence (JSON text); raises ValueError naming the problem."""
     try:
@@ -183,17 +202,23 @@ async def build_line_server(
     security: ServerSecurity | None = None,
     namespace_uri: str = SIM_NAMESPACE_URI,
     server_name: str | None = None,
+    server: Server | None = None,
 ) -> LineServer:
     """Create and start the simulated PLC of ``line`` on ``endpoint``: the one place servers are built.
 
     ``security`` (certificate, key, trusted client certificates, accounts) is applied before the start;
     without it the server offers only SecurityPolicy None. ``loader`` handles ``plan.Load`` calls.
+    ``server``: an already initialised, unstarted asyncua server to use (default: a new one, its standard
+    address space loaded from the cached shelf, see :mod:`adapters.simulator.startup`).
     """
-    server = Server()
-    await server.init()
+    if server is None:
+        server = await init_server()
     server.set_endpoint(endpoint)
     server.set_server_name(server_name or f"sdf-twin simulated PLC {line.id}")
     if security is not None:
+        app_uri = _certificate_uri(security.certificate) if security.certificate is not None else None
+        if app_uri:  # a server's ApplicationUri must be the one its certificate names
+            await server.set_application_uri(app_uri)
         await apply_server_security(server, security)
     else:
         server.set_security_policy([ua.SecurityPolicyType.NoSecurity])

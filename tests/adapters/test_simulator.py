@@ -216,3 +216,26 @@ async def test_busy_port_is_one_clear_error(plant: Plant) -> None:
         port = s.getsockname()[1]
         with pytest.raises(SimulatorError, match=f"port {port} for line M .* is in use"):
             await SimulatedPlant(plant, ports={"M": port}, use_config_endpoints=False).start()
+
+
+async def test_live_plant_follows_the_shift_calendar(plant: Plant) -> None:
+    """With the calendar on, PLC values say Off (zero power) before the shift and work once it starts."""
+    night = plant.model_copy(deep=True)
+    night.calendar = parse_plant(
+        PLANT_YAML + 'calendar: {shifts: [{name: d, start: "06:00", end: "14:00"}]}'
+    ).calendar
+    # t=0 is 05:50 UTC: ten simulated minutes to the shift, ten seconds of wall time at 60x
+    origin = 86400 * 30 + 5 * 3600 + 50 * 60
+    opts = SimOptions(repeat_sequence=True, faults=False, calendar=True, calendar_origin=origin)
+    async with (
+        SimulatedPlant(night, speed=60, use_config_endpoints=False, options=opts) as s,
+        Client(s.endpoints["M"], timeout=10) as c,
+    ):
+        assert await read(c, "M-1", "state") == OFF
+        assert await read(c, "M-1", "power_kw") == 0.0
+
+        async def working() -> bool:
+            return bool(await read(c, "M-1", "state") != OFF)
+
+        assert await wait_for(working, 60)
+        assert await read(c, "M-1", "power_kw") > 0.0

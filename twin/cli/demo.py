@@ -32,6 +32,13 @@ from twin.store import AsyncTwinStore, TwinStore
 log = logging.getLogger(__name__)
 
 
+class _QuietSessionNotes(logging.Filter):
+    """Drops asyncua's per-connection note that the server granted a shorter session timeout."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Requested session timeout")
+
+
 def say(text: str) -> None:
     """One line to stdout, flushed at once (tests and users read it live)."""
     print(text, flush=True)
@@ -268,28 +275,53 @@ async def _run_demo(
     api: bool,
     viewer: bool,
     seed: int,
+    calendar: bool = False,
 ) -> None:
     from adapters.simulator import SimulatedPlant
 
+    t_start = time.monotonic()
+    client_log = logging.getLogger("asyncua.client.client")
+    if not any(isinstance(f, _QuietSessionNotes) for f in client_log.filters):
+        client_log.addFilter(_QuietSessionNotes())
     stop = asyncio.Event()
     _install_stop(stop)
     store = TwinStore.from_url(redis_url, plant.id)
     astore = AsyncTwinStore.from_url(redis_url, plant.id, {e.id: e.line for e in plant.equipment()})
-    sim = SimulatedPlant(plant, speed=speed, base_port=base_port, use_config_endpoints=False, seed=seed)
+    sim = SimulatedPlant(
+        plant,
+        speed=speed,
+        base_port=base_port,
+        use_config_endpoints=False,
+        seed=seed,
+        options=sim_options(calendar),
+    )
     mirror: Mirror | None = None
     extras = Extras()
+    urls: list[str] = [f"redis {redis_url}"]
     try:
+        # Ctrl-C during start-up sets `stop`: each phase is finished, the rest skipped, all cleaned up.
         await sim.start()
         for line_id, url in sim.endpoints.items():
             say(f"  opc ua:  {line_id} {url}")
+            urls.append(f"{line_id} {url}")
+        if stop.is_set():
+            return
         mirror = make_mirror(via, sim, astore)
         await mirror.start()
         say(f"  mirror:  {mirror.description}")
-        if api:
+        if api and not stop.is_set():
             extras = await start_api(store, sim.plant_with_endpoints(), sim.endpoints, host, port)
-        if viewer:
+            if extras.api_server is not None and extras.api_server.started:
+                urls.append(f"api http://{host}:{port}")
+        if viewer and not stop.is_set():
             extras.stop_viewer = await asyncio.to_thread(start_viewer, store, host, port + 1)
+            if extras.stop_viewer is not None:
+                urls.append(f"viewer http://{host}:{port + 1}/")
+        if stop.is_set():
+            return
         rows = await asyncio.to_thread(store.status)
+        until = f"for {duration:g} s" if duration else "until Ctrl-C"
+        say(f"ready in {time.monotonic() - t_start:.1f} s: " + ", ".join(urls) + f"; running {until}")
         say(f"running: {len(rows)} equipment live ({_state_counts(rows)}); Ctrl-C stops")
 
         async def beat(elapsed: float) -> None:
@@ -314,7 +346,11 @@ def demo(
     ctx: typer.Context,
     config: Path = typer.Option(DEFAULT_CONFIG, "--config", "-c", help="Plant definition (YAML)."),
     port: int = typer.Option(8000, "--port", help="HTTP port of the API (the web viewer uses port + 1)."),
-    duration: float = typer.Option(0.0, "--duration", help="Stop after this many seconds (0: until Ctrl-C)."),
+    duration: float = typer.Option(
+        0.0,
+        "--duration",
+        help="Stop this many seconds after everything is up (the 'ready' line); 0: until Ctrl-C.",
+    ),
     speed: float = typer.Option(60.0, "--speed", help="Simulated seconds per wall-clock second."),
     via: str = typer.Option("opcua", "--via", help="opcua (the real loop) or direct (no OPC UA)."),
     base_port: int = typer.Option(
@@ -324,8 +360,16 @@ def demo(
     api: bool = typer.Option(True, "--api/--no-api", help="Serve the REST/WebSocket API."),
     viewer: bool = typer.Option(True, "--viewer/--no-viewer", help="Serve the 3D web viewer."),
     seed: int = typer.Option(0, "--seed", help="Random seed of the simulation."),
+    calendar: bool = typer.Option(
+        False,
+        "--calendar/--no-calendar",
+        help="Follow the plant's shift calendar (simulated clock starts now, UTC): Off outside shifts.",
+    ),
 ) -> None:
-    """Everything in one command: Redis, simulated PLCs, OPC UA adapters, API and web viewer."""
+    """Everything in one command: Redis, simulated PLCs, OPC UA adapters, API and web viewer.
+
+    Prints a 'ready' line with every URL once all is up; Ctrl-C or the end of --duration stops it all cleanly.
+    """
     if via not in ("opcua", "direct"):
         fail(f"--via must be opcua or direct (got {via!r})")
     if speed <= 0:
@@ -341,7 +385,7 @@ def demo(
     embedded: EmbeddedRedis | None = None
     try:
         if url is None:
-            embedded = EmbeddedRedis().start()
+            embedded = EmbeddedRedis(new_session=True).start()
             url = embedded.url
         store = TwinStore.from_url(url, plant.id)
         res = store.load_plant(plant, migrate=True)
@@ -364,8 +408,11 @@ def demo(
                 api=api,
                 viewer=viewer,
                 seed=seed,
+                calendar=calendar,
             )
         )
+    except KeyboardInterrupt:  # Ctrl-C before the event loop's handler was installed (or after it)
+        say("interrupted")
     finally:
         if embedded is not None:
             embedded.stop()
@@ -379,35 +426,111 @@ def sim(
     base_port: int = typer.Option(
         None, "--base-port", help="Serve line i on port base_port+i (default: the config's endpoints)."
     ),
-    duration: float = typer.Option(0.0, "--duration", help="Stop after this many seconds (0: until Ctrl-C)."),
+    duration: float = typer.Option(
+        0.0, "--duration", help="Stop this many seconds after the servers are up (0: until Ctrl-C)."
+    ),
     seed: int = typer.Option(0, "--seed", help="Random seed of the simulation."),
     host: str = typer.Option(
         "127.0.0.1", "--host", help="Interface for --base-port endpoints (0.0.0.0: all)."
     ),
+    calendar: bool = typer.Option(
+        False,
+        "--calendar/--no-calendar",
+        help="Follow the plant's shift calendar (simulated clock starts now, UTC): Off outside shifts.",
+    ),
+    security: str = typer.Option(
+        "none", "--security", help="none, sign or sign-encrypt (Basic256Sha256; needs --trusted-clients)."
+    ),
+    cert: Path = typer.Option(
+        None, "--cert", help="Server certificate (DER); default: one generated at start in a temp dir."
+    ),
+    key: Path = typer.Option(None, "--key", help="Private key (PEM) of --cert."),
+    trusted_clients: list[Path] = typer.Option(
+        [], "--trusted-clients", help="Directory (or file) of client certificates accepted; repeatable."
+    ),
+    user: list[str] = typer.Option(
+        [],
+        "--user",
+        help="Account NAME:PASSWORD[:ROLE] (role reader, writer (default: may call plan.Load) or admin); "
+        "repeatable. With accounts, anonymous logins are refused.",
+    ),
 ) -> None:
     """Run the simulated PLCs of a plant (one OPC UA server per line) until Ctrl-C."""
+    import tempfile
+
+    from adapters.simulator.plant import SimulatorError
+    from adapters.simulator.secure import sim_security
+
     if speed <= 0:
         fail(f"--speed must be > 0 (got {speed})")
+    if duration < 0:
+        fail(f"--duration must be >= 0 (got {duration})")
     plant = load_plant(config)
-    asyncio.run(
-        _run_sim(plant, speed=speed, base_port=base_port, duration=duration or None, seed=seed, host=host)
-    )
+    with tempfile.TemporaryDirectory(prefix="sdf-twin-sim-") as tmp:  # generated keys die with the run
+        try:
+            sec = sim_security(
+                security, cert=cert, key=key, trusted_clients=trusted_clients, users=user, workdir=Path(tmp)
+            )
+        except SimulatorError as exc:
+            fail(str(exc))
+        if sec.certificate is not None:
+            origin = "generated for this run" if sec.generated else "given"
+            say(f"server certificate ({origin}; clients must trust it): {sec.certificate}")
+        asyncio.run(
+            _run_sim(
+                plant,
+                speed=speed,
+                base_port=base_port,
+                duration=duration or None,
+                seed=seed,
+                host=host,
+                security=sec.server,
+                calendar=calendar,
+            )
+        )
     say("stopped")
 
 
+def sim_options(calendar: bool) -> Any:
+    """The live simulator's options: sequences repeat; with ``calendar`` the simulated clock starts now."""
+    from twin.simulation import SimOptions
+
+    return SimOptions(
+        repeat_sequence=True, calendar=calendar, calendar_origin=time.time() if calendar else None
+    )
+
+
 async def _run_sim(
-    plant: Plant, *, speed: float, base_port: int | None, duration: float | None, seed: int, host: str
+    plant: Plant,
+    *,
+    speed: float,
+    base_port: int | None,
+    duration: float | None,
+    seed: int,
+    host: str,
+    security: Any = None,
+    calendar: bool = False,
 ) -> None:
     from adapters.simulator import SimulatedPlant
 
     stop = asyncio.Event()
     _install_stop(stop)
-    sim = SimulatedPlant(plant, speed=speed, base_port=base_port, seed=seed, host=host)
+    sim = SimulatedPlant(
+        plant,
+        speed=speed,
+        base_port=base_port,
+        seed=seed,
+        host=host,
+        security=security,
+        options=sim_options(calendar),
+    )
     try:
+        t0 = time.monotonic()
         await sim.start()
         say(f"simulated PLCs of plant {plant.id}, {speed:g}x speed:")
         for line_id, url in sim.endpoints.items():
             say(f"  {line_id}: {url}")
+        say(f"ready in {time.monotonic() - t0:.1f} s: {len(sim.endpoints)} OPC UA servers; Ctrl-C stops")
 
         async def beat(elapsed: float) -> None:
             counts = Counter(v["state"] for v in sim.snapshot().values())

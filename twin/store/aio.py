@@ -18,6 +18,28 @@ from twin.store.cluster import async_cluster_client, is_cluster_url
 from twin.store.keys import Change, Keys, decode_changes, encode_changes, encode_value
 from twin.store.sync import DEFAULT_STREAM_MAXLEN
 
+_QUALITIES = frozenset({"good", "uncertain", "bad", "stale"})
+_encode_str = json.encoder.encode_basestring_ascii
+
+
+def _encode_value_fast(value: Any, quality: str, ts: float, now: float) -> str:
+    """Exactly :func:`encode_value`'s output, built without ``json.dumps`` for the common value types.
+
+    The hot path of the adapters; ``value`` is already finite if it is a float.
+    """
+    t = type(value)
+    if t is float or t is int:
+        v = repr(value)
+    elif t is str:
+        v = _encode_str(value)
+    elif value is None:
+        v = "null"
+    else:
+        return encode_value(value, quality, ts, now)
+    if quality not in _QUALITIES or (type(ts) is not float and type(ts) is not int):
+        return encode_value(value, quality, ts, now)
+    return f'[{v},"{quality}",{ts!r},{now!r}]'
+
 
 class AsyncTwinStore:
     """Async twin store for one plant, handed an ``redis.asyncio`` client and the equipment -> line map.
@@ -79,7 +101,7 @@ class AsyncTwinStore:
             fields = per_key.get(key)
             if fields is None:
                 fields = per_key[key] = {"_updated": stamp}
-            fields[tag] = encode_value(value, quality, ts, now)
+            fields[tag] = _encode_value_fast(value, quality, ts, now)
         try:
             pipe = self.client.pipeline(transaction=False)
             for key, mapping in per_key.items():

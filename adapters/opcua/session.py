@@ -1,0 +1,268 @@
+"""One endpoint's adapter: connect, resolve the mapping, subscribe, watch, and recover.
+
+The adapter owns its reconnect loop instead of asyncua's ``auto_reconnect`` (which can hang, asyncua issue
+#1660): a session is considered lost when the transport drops *or* no publish response (data or keepalive)
+arrived for ``stale_after_s`` (a silent stall, e.g. a server process stopped with SIGSTOP). Then every tag
+of the endpoint is marked ``stale`` (last value kept), the client is torn down (hard, with a bounded wait)
+and a *new* client is created with exponential backoff; after resubscribing, a full read re-syncs every
+value, which clears the stale marks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from asyncua import Client, ua
+
+from adapters.opcua import fastpath
+from adapters.opcua.errors import ConnectError, SecurityError
+from adapters.opcua.ingest import (
+    BatchSubscription,
+    ChangeWriter,
+    IngestSink,
+    create_monitored_items,
+    subscription_params,
+)
+from adapters.opcua.mapping import MappingProblem, ResolvedMapping, TagBinding, _read, resolve
+from adapters.opcua.security import ClientSecurity, make_client, translate_connect_error
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AdapterOptions:
+    """Tuning of an endpoint adapter (defaults suit a plant; tests shorten the timers)."""
+
+    publish_interval_ms: float = 100.0
+    #: Server-side sampling; with ``queuesize=1`` only the latest sample per publish cycle is sent.
+    sampling_interval_ms: float = 0.0
+    #: The server sends a keepalive publish response at least this often when nothing changes.
+    keepalive_s: float = 1.0
+    #: No publish response for this long -> tags stale, session torn down, reconnect.
+    stale_after_s: float = 3.0
+    request_timeout_s: float = 4.0
+    backoff_initial_s: float = 0.2
+    backoff_max_s: float = 5.0
+    security: ClientSecurity | None = None
+    #: Decode data-change publish responses with :mod:`adapters.opcua.fastpath` (asyncua's decoder otherwise).
+    fast_decode: bool = True
+
+
+@dataclass
+class EndpointStatus:
+    """What an endpoint adapter is doing (for logs, metrics, tests)."""
+
+    url: str
+    connected: bool = False
+    connects: int = 0
+    disconnects: int = 0
+    last_error: str | None = None
+    tags: int = 0
+    problems: list[MappingProblem] = field(default_factory=list)
+
+
+class EndpointAdapter:
+    """Mirrors the tags of one OPC UA endpoint into the twin, forever, until :meth:`stop`."""
+
+    def __init__(
+        self,
+        url: str,
+        bindings: Sequence[TagBinding],
+        store: ChangeWriter,
+        options: AdapterOptions | None = None,
+    ) -> None:
+        self.url = url
+        self.bindings = list(bindings)
+        self.options = options or AdapterOptions()
+        self.sink = IngestSink(store, source=f"opcua:{url}")
+        self.status = EndpointStatus(url)
+        self._stop = asyncio.Event()
+        self._lost = asyncio.Event()
+        self._client: Client | None = None
+        self._connected = asyncio.Event()
+        self._reported: set[str] = set()
+
+    # ----------------------------------------------------------------- public
+    async def run(self) -> None:
+        """Connect / mirror / recover until stopped. Never raises for connection trouble."""
+        self.sink.start()
+        backoff = self.options.backoff_initial_s
+        try:
+            while not self._stop.is_set():
+                try:
+                    await self._session()
+                    backoff = self.options.backoff_initial_s
+                except asyncio.CancelledError:
+                    raise
+                except SecurityError as exc:  # a security refusal will not heal by retrying fast
+                    self._note_error(str(exc))
+                    backoff = self.options.backoff_max_s
+                except ConnectError as exc:
+                    self._note_error(str(exc))
+                except Exception as exc:  # any library error: recover, never die
+                    self._note_error(str(translate_connect_error(self.url, exc, self.options.security)))
+                    log.debug("endpoint %s session error", self.url, exc_info=True)
+                await self._teardown()
+                if self._stop.is_set():
+                    break
+                delay = backoff * (0.8 + 0.4 * random.random())
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), delay)
+                backoff = min(backoff * 2, self.options.backoff_max_s)
+        finally:
+            await self._teardown()
+            await self.sink.stop()
+
+    async def stop(self) -> None:
+        """Ask :meth:`run` to finish (pending changes are flushed)."""
+        self._stop.set()
+        self._lost.set()
+
+    async def wait_connected(self, timeout: float) -> None:
+        """Wait until a session is up and values have been re-synced."""
+        await asyncio.wait_for(self._connected.wait(), timeout)
+
+    # ----------------------------------------------------------------- internals
+    def _note_error(self, msg: str) -> None:
+        self.status.last_error = msg
+        if msg not in self._reported:
+            log.warning("%s", msg)
+            self._reported.add(msg)
+
+    async def _session(self) -> None:
+        opts = self.options
+        self._lost.clear()
+        try:
+            client = await make_client(self.url, opts.security, timeout=opts.request_timeout_s)
+        except (OSError, TimeoutError, ua.UaError) as exc:
+            raise translate_connect_error(self.url, exc, opts.security) from exc
+        self._client = client
+
+        async def lost(_exc: Exception) -> None:
+            self._lost.set()
+
+        client.connection_lost_callback = lost
+        try:
+            await asyncio.wait_for(client.connect(), opts.request_timeout_s * 2)
+        except (OSError, TimeoutError, ua.UaError) as exc:
+            raise translate_connect_error(self.url, exc, opts.security) from exc
+        self.status.connects += 1
+        self._reported.clear()
+        mapping = await resolve(client, self.bindings)
+        self._report(mapping)
+        tags = mapping.tags
+        self.sink.set_tags(tags)
+        self.status.tags = len(tags)
+        params = subscription_params(opts.publish_interval_ms, opts.keepalive_s)
+        if opts.fast_decode:
+            fastpath.install(client.uaclient.session)
+        sub = BatchSubscription(client.uaclient.session, params, self.sink)
+        await sub.init()
+        nodeids = [t.nodeid for t in tags]
+        statuses = await create_monitored_items(sub, nodeids, opts.sampling_interval_ms)
+        refused = [
+            MappingProblem(
+                t.binding.equipment, t.binding.tag.name, t.binding.spec, f"monitoring refused ({st.name})"
+            )
+            for t, st in zip(tags, statuses, strict=True)
+            if not st.is_good()
+        ]
+        if refused:
+            self._report(ResolvedMapping(problems=refused), replace=False)
+        # Re-sync: a full read after subscribing (later notifications are newer); clears stale marks.
+        values = await _read(client, nodeids, ua.AttributeIds.Value)
+        self.sink.on_values(values)
+        with contextlib.suppress(TimeoutError):  # Redis down: the sink keeps retrying on its own
+            await asyncio.wait_for(self.sink.flush(), opts.request_timeout_s)
+        self.sink.last_publish = time.monotonic()
+        self.status.connected = True
+        self.status.last_error = None
+        self._connected.set()
+        log.info("endpoint %s: mirroring %d tags", self.url, len(tags))
+        await self._watch(client)
+
+    def _report(self, mapping: ResolvedMapping, *, replace: bool = True) -> None:
+        self.status.problems = (
+            list(mapping.problems) if replace else [*self.status.problems, *mapping.problems]
+        )
+        for p in mapping.problems:
+            key = str(p)
+            if key not in self._reported:
+                (log.error if p.fatal else log.warning)("mapping: %s", key)
+                self._reported.add(key)
+
+    async def _watch(self, client: Client) -> None:
+        """Return when the session is lost: transport down, or no publish response for too long."""
+        opts = self.options
+        tick = min(0.25, opts.stale_after_s / 4)
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._lost.wait(), tick)
+            if self._stop.is_set():
+                return
+            if self._lost.is_set():
+                raise ConnectError(f"{self.url}: connection lost")
+            silent = time.monotonic() - self.sink.last_publish
+            if silent > opts.stale_after_s:
+                raise ConnectError(f"{self.url}: no publish response for {silent:.1f}s (stalled)")
+
+    async def _teardown(self) -> None:
+        was_connected = self.status.connected
+        self.status.connected = False
+        self._connected.clear()
+        client, self._client = self._client, None
+        if was_connected:
+            self.status.disconnects += 1
+            if not self._stop.is_set():
+                n = self.sink.mark_stale()
+                log.warning("endpoint %s lost: %d tags marked stale", self.url, n)
+        if client is None:
+            return
+        await _hard_close(client)
+
+
+async def _hard_close(client: Client, timeout: float = 1.0) -> None:
+    """Disconnect politely if the peer answers quickly, otherwise drop the socket and stop its tasks."""
+    with contextlib.suppress(Exception):  # a dead or stalled server: fall through to the hard close
+        await asyncio.wait_for(client.disconnect(), timeout)
+    with contextlib.suppress(Exception):
+        client.disconnect_socket()
+    tasks: list[Any] = [
+        client._renew_channel_task,
+        client._supervisor_task,
+        client._stale_watchdog_task,
+        getattr(client.uaclient.session, "_publish_task", None),
+    ]
+    for t in tasks:
+        if t is not None and not t.done():
+            t.cancel()
+    for t in tasks:
+        if t is not None:
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(t, 0.5)
+
+
+async def check_endpoint(url: str, security: ClientSecurity | None = None, timeout: float = 5.0) -> list[str]:
+    """Open a session to ``url`` and close it; returns the server's namespace URIs.
+
+    Raises the adapter's errors (:class:`~adapters.opcua.errors.UntrustedServerError`,
+    :class:`~adapters.opcua.errors.AuthenticationError`, ...) with one clear message.
+    """
+    try:
+        client = await make_client(url, security, timeout=timeout)
+    except (OSError, TimeoutError, ua.UaError) as exc:
+        raise translate_connect_error(url, exc, security) from exc
+    try:
+        await asyncio.wait_for(client.connect(), timeout * 2)
+        return list(await client.get_namespace_array())
+    except (OSError, TimeoutError, ua.UaError) as exc:
+        raise translate_connect_error(url, exc, security) from exc
+    finally:
+        await _hard_close(client)

@@ -1,0 +1,115 @@
+"""Recovery against a real server in another process: SIGKILL + restart (5x in a row) and SIGSTOP stalls."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+from collections.abc import Callable
+
+import pytest
+
+from adapters.opcua.mapping import build_bindings
+from adapters.opcua.session import AdapterOptions, EndpointAdapter
+from adapters.opcua.testing import ServerProcess
+from tests.conftest import MINI_PLANT
+from twin.model import Plant
+from twin.store import AsyncTwinStore, TwinStore
+
+FAST = AdapterOptions(
+    publish_interval_ms=50,
+    keepalive_s=0.3,
+    stale_after_s=1.5,
+    request_timeout_s=2.0,
+    backoff_initial_s=0.1,
+    backoff_max_s=0.5,
+)
+L1 = ["L1-WELD", "L1-BUF", "L1-PAINT", "L1-ASSY"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def wait_for(pred: Callable[[], bool], timeout: float = 30.0) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not pred():
+        if loop.time() > end:
+            raise AssertionError("condition not reached")
+        await asyncio.sleep(0.1)
+
+
+def qualities(store: TwinStore) -> set[str]:
+    return {q for eq in L1 for _v, q, _ts in store.read_tags(eq).values()}
+
+
+def all_fresh(store: TwinStore, generation: int) -> bool:
+    """Every tag good, and the counters carry this server generation's values (not the old ones)."""
+    if qualities(store) != {"good"}:
+        return False
+    return all(store.read_tags(eq).get("state", (None,))[0] is not None for eq in L1) and all(
+        int(store.read_tags(eq)["part_count"][0]) >= generation for eq in ("L1-WELD", "L1-PAINT", "L1-ASSY")
+    )
+
+
+def url_of(store: TwinStore) -> str:
+    kw = store.client.connection_pool.connection_kwargs
+    return f"redis://{kw['host']}:{kw['port']}/{kw.get('db', 0)}"
+
+
+async def run_adapter(
+    store: TwinStore, plant: Plant, url: str
+) -> tuple[EndpointAdapter, asyncio.Task[None], AsyncTwinStore]:
+    bindings, _ = build_bindings(plant, {"L1": url})
+    astore = AsyncTwinStore.from_url(url_of(store), plant.id, {e.id: e.line for e in plant.equipment()})
+    adapter = EndpointAdapter(url, bindings[url], astore, FAST)
+    return adapter, asyncio.create_task(adapter.run()), astore
+
+
+@pytest.mark.timeout(170)
+async def test_five_kill_restart_cycles_recover(store: TwinStore, mini_plant: Plant) -> None:
+    port = free_port()
+    with ServerProcess(port, MINI_PLANT, line="L1") as proc:
+        proc.start(start_value=1000)
+        adapter, task, astore = await run_adapter(store, mini_plant, proc.url)
+        try:
+            await wait_for(lambda: all_fresh(store, 1000))
+            for cycle in range(1, 6):
+                proc.kill(signal.SIGKILL)
+                await wait_for(lambda: qualities(store) == {"stale"})
+                # Stale marks keep the last value.
+                assert int(store.read_tags("L1-WELD")["part_count"][0]) >= 1000 * cycle
+                gen = 1000 * (cycle + 1)
+                await asyncio.to_thread(proc.start, gen)
+                await wait_for(lambda g=gen: all_fresh(store, g))  # type: ignore[misc]
+            assert adapter.status.disconnects == 5
+            assert adapter.status.connects == 6
+            assert adapter.sink.counters.stale_marks == 5 * adapter.sink.tag_count
+            assert not task.done()
+        finally:
+            await adapter.stop()
+            await asyncio.wait_for(task, 15)
+            await astore.close()
+
+
+@pytest.mark.timeout(120)
+async def test_silent_stall_is_detected_and_recovered(store: TwinStore, mini_plant: Plant) -> None:
+    """SIGSTOP: the socket stays open but nothing answers; only the publish watchdog can notice."""
+    with ServerProcess(free_port(), MINI_PLANT, line="L1") as proc:
+        proc.start(start_value=50)
+        adapter, task, astore = await run_adapter(store, mini_plant, proc.url)
+        try:
+            await wait_for(lambda: all_fresh(store, 50))
+            proc.kill(signal.SIGSTOP)
+            await wait_for(lambda: qualities(store) == {"stale"})
+            proc.kill(signal.SIGCONT)
+            await wait_for(lambda: qualities(store) == {"good"})
+            assert adapter.status.disconnects >= 1
+            assert "stalled" in (adapter.status.last_error or "stalled") or adapter.status.connected
+        finally:
+            await adapter.stop()
+            await asyncio.wait_for(task, 15)
+            await astore.close()

@@ -1,0 +1,160 @@
+"""Mirror a PLC served by node-opcua (npm), an OPC UA stack we did not write, into the twin.
+
+node-opcua is installed into ``tests/interop/node/node_modules`` (gitignored) on first use with npm; the
+test is skipped only when Node.js itself is absent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.opcua.mapping import build_bindings
+from adapters.opcua.session import AdapterOptions, EndpointAdapter
+from twin.config import plant_from_data
+from twin.model import Plant
+from twin.store import AsyncTwinStore, TwinStore
+
+NODE_DIR = Path(__file__).parent / "node"
+NS = "urn:sdf-twin:interop"
+pytestmark = pytest.mark.timeout(600)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def node_opcua() -> Path:
+    """Node.js with node-opcua installed (npm install on first use)."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("Node.js is not installed (node-opcua interop needs it)")
+    if not (NODE_DIR / "node_modules" / "node-opcua").is_dir():
+        npm = shutil.which("npm")
+        assert npm is not None, "node is installed but npm is not: install npm to run the interop test"
+        res = subprocess.run(
+            [npm, "install", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=NODE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=540,
+        )
+        assert res.returncode == 0, f"npm install node-opcua failed: {res.stderr[-2000:]}"
+    return Path(node)
+
+
+@pytest.fixture
+def node_plc(node_opcua: Path) -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(node_opcua), "server.js", str(port)],
+        cwd=NODE_DIR,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 60
+        url = None
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if line.startswith("ready"):
+                url = f"opc.tcp://127.0.0.1:{port}/interop"
+                break
+            if not line and proc.poll() is not None:
+                break
+        assert url is not None, "the node-opcua server did not start"
+        yield url
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        if proc.stdout:
+            proc.stdout.close()
+
+
+def node_plant(url: str) -> Plant:
+    return plant_from_data(
+        {
+            "id": "interop",
+            "lines": [
+                {
+                    "id": "N",
+                    "opcua": {"endpoint": url, "namespace_uri": NS},
+                    "equipment": [
+                        {
+                            "id": "PRESS",
+                            "type": "conveyor",  # its standard 'state' tag uses the default NodeId
+                            "extra_tags": [
+                                {"name": "speed", "type": "float", "unit": "kW", "node": f"nsu={NS};i=5001"},
+                                {
+                                    "name": "count",
+                                    "type": "int",
+                                    "min": 0,
+                                    "browse_path": [f"{NS}:Plant", "Line1", "PartCount"],
+                                },
+                                {"name": "temps", "type": "float", "node": f"nsu={NS};s=Press.Temps"},
+                                {"name": "model", "type": "string", "node": f"nsu={NS};s=Press.Model"},
+                            ],
+                        }
+                    ],
+                }
+            ],
+        }
+    )
+
+
+async def wait_for(pred: Callable[[], bool], timeout: float = 30.0) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not pred():
+        if loop.time() > end:
+            raise AssertionError("condition not reached")
+        await asyncio.sleep(0.1)
+
+
+@pytest.mark.timeout(120)
+async def test_node_opcua_values_arrive_in_redis(redis_url: str, node_plc: str) -> None:
+    plant = node_plant(node_plc)
+    store = TwinStore.from_url(redis_url)
+    store.load_plant(plant)
+    bindings, _ = build_bindings(plant)
+    astore = AsyncTwinStore.from_url(redis_url, plant.id, {"PRESS": "N"})
+    adapter = EndpointAdapter(node_plc, bindings[node_plc], astore, AdapterOptions(publish_interval_ms=100))
+    task = asyncio.create_task(adapter.run())
+    try:
+        await adapter.wait_connected(30)
+        assert adapter.status.problems == [], [str(p) for p in adapter.status.problems]
+
+        def tags() -> dict[str, Any]:
+            return {k: v for k, (v, _q, _ts) in store.read_tags("PRESS").items()}
+
+        first = tags()["count"]
+        await wait_for(lambda: tags()["count"] > first)  # live changes keep arriving
+        t = tags()
+        assert t["state"] == "Running"  # node-opcua enumeration: the code mirrored as its name
+        assert 100 <= t["speed"] < 150
+        assert t["temps"][:2] == [20.5, 21.5] and len(t["temps"]) == 3
+        assert t["model"] in ("A", "B")
+        assert {q for _v, q, _ts in store.read_tags("PRESS").values()} == {"good"}
+    finally:
+        await adapter.stop()
+        await asyncio.wait_for(task, 15)
+        await astore.close()
+        store.client.close()

@@ -1,0 +1,150 @@
+"""What every router needs: the app context (store, settings, wired functions), auth and audit helpers."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from fastapi import Query, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+
+from twin.api.auth import Principal, Role, TokenEntry, TokenRegistry
+from twin.api.errors import ApiError
+from twin.model import Plan
+from twin.store import TwinStore
+
+log = logging.getLogger("twin.api")
+
+#: Re-plans now and returns the stored plan (C2's re-planner, wired in by the CLI or the demo).
+ReplanFn = Callable[[], Plan]
+#: Dispatches a plan version to the line through the write-back channel; returns a summary.
+DispatchFn = Callable[[int], dict[str, Any]]
+#: Describes what changed between two plans.
+DiffFn = Callable[[Plan, Plan], dict[str, Any]]
+
+
+class ApiSettings(BaseModel):
+    """Settings of the API, built once by the CLI (or a test) and handed to :func:`create_app`."""
+
+    tokens: list[TokenEntry] = Field(
+        default_factory=list, description="accepted tokens (hashes, roles, names)"
+    )
+    max_body_bytes: int = Field(default=64 * 1024, ge=256)
+    history_scan_entries: int = Field(
+        default=20_000, ge=100, description="stream entries one history request may scan at most"
+    )
+    kpi_max_entries: int = Field(default=200_000, ge=100, description="stream entries a KPI window may read")
+    kpi_seed_entries: int = Field(
+        default=2_000, ge=0, description="entries before a KPI window for initial state"
+    )
+    kpi_clock_skew_s: float = Field(
+        default=30.0, ge=0, description="margin between PLC source time and Redis write time for KPI windows"
+    )
+    ws_queue_max: int = Field(default=5_000, ge=10, description="entries buffered per WebSocket client")
+    ws_block_ms: int = Field(default=500, ge=10)
+    metrics_public: bool = True
+    title: str = "sdf-twin API"
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list."""
+
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+    next_offset: int | None = None
+
+
+def paginate(items: list[T], limit: int, offset: int) -> Page[T]:
+    """Slice a list into a page."""
+    page = items[offset : offset + limit]
+    nxt = offset + limit if offset + limit < len(items) else None
+    return Page[T](items=page, total=len(items), limit=limit, offset=offset, next_offset=nxt)
+
+
+@dataclass
+class Counters:
+    """In-process request counters for /metrics."""
+
+    requests: dict[tuple[str, int], int] = field(default_factory=dict)
+    started: float = field(default_factory=time.time)
+
+    def count(self, method: str, status: int) -> None:
+        """Count one response."""
+        key = (method, status)
+        self.requests[key] = self.requests.get(key, 0) + 1
+
+
+@dataclass
+class ApiContext:
+    """Everything the routers use, held on ``app.state.ctx``."""
+
+    store: TwinStore
+    settings: ApiSettings
+    registry: TokenRegistry
+    replan: ReplanFn | None = None
+    dispatch: DispatchFn | None = None
+    diff: DiffFn | None = None
+    clock: Callable[[], float] = time.time
+    counters: Counters = field(default_factory=Counters)
+    hub: Any = None  # twin.api.ws.ChangeHub, created by create_app
+
+    def audit(self, who: Principal, action: str, detail: dict[str, Any], result: str = "ok") -> str:
+        """Record a write (who, what, when, result) in the Redis audit stream."""
+        return self.store.append_audit(who.name, action, {"role": who.role.label, **detail}, result)
+
+
+def get_ctx(request: Request) -> ApiContext:
+    """The app's context."""
+    ctx: ApiContext = request.app.state.ctx
+    return ctx
+
+
+bearer = HTTPBearer(auto_error=False, description="API token: `Authorization: Bearer <token>`")
+
+
+def authenticate(ctx: ApiContext, token: str | None, need: Role) -> Principal:
+    """Check a token against a required role; raises ApiError 401/403 with the reason."""
+    if not token:
+        raise ApiError(
+            401,
+            "missing API token: send 'Authorization: Bearer <token>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    who = ctx.registry.authenticate(token)
+    if who is None:
+        raise ApiError(401, "unknown API token", headers={"WWW-Authenticate": "Bearer"})
+    if who.role < need:
+        raise ApiError(403, f"this needs the {need.label} role; token {who.name!r} has {who.role.label}")
+    return who
+
+
+def require(need: Role) -> Callable[..., Principal]:
+    """A dependency that admits tokens with at least role ``need``."""
+
+    def dep(request: Request, cred: HTTPAuthorizationCredentials | None = Security(bearer)) -> Principal:
+        return authenticate(get_ctx(request), cred.credentials if cred else None, need)
+
+    dep.__name__ = f"require_{need.label}"
+    return dep
+
+
+viewer = require(Role.VIEWER)
+scheduler = require(Role.SCHEDULER)
+admin = require(Role.ADMIN)
+
+
+def page_params(
+    limit: int = Query(100, ge=1, le=1000, description="items per page"),
+    offset: int = Query(0, ge=0, le=10_000_000, description="items to skip"),
+) -> tuple[int, int]:
+    """Standard pagination query parameters."""
+    return limit, offset

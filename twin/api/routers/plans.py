@@ -1,0 +1,210 @@
+"""Demand, re-planning and plans: read (viewer), change (scheduler). Every write is audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from twin.api.auth import Principal
+from twin.api.deps import ApiContext, Page, get_ctx, page_params, paginate, scheduler, viewer
+from twin.api.errors import ApiError
+from twin.api.plandiff import diff_plans
+from twin.errors import NotFoundError, TwinError, ValidationError
+from twin.model import Plan
+
+router = APIRouter(prefix="/api/v1", tags=["plans"])
+
+VersionPath = Path(..., ge=1, le=2**31, description="plan version")
+
+
+class DemandOut(BaseModel):
+    """Demand per model."""
+
+    demand: dict[str, int]
+
+
+class DemandIn(BaseModel):
+    """Set one model's demand."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(min_length=1, max_length=100, description="product model id")
+    quantity: StrictInt = Field(ge=0, le=10_000_000, description="vehicles wanted (whole number >= 0)")
+
+
+class DemandSet(BaseModel):
+    """The outcome of a demand change."""
+
+    model: str
+    quantity: int
+    event_id: str
+    audit_id: str
+
+
+class PlanSummary(BaseModel):
+    """A stored plan version without its assignments."""
+
+    version: int
+    created_at: float
+    reason: str
+    current: bool
+    assignments: int
+    demand: dict[str, int]
+    kpis: dict[str, Any]
+
+
+class PlanAction(BaseModel):
+    """The outcome of a re-plan, accept or dispatch."""
+
+    version: int
+    action: str
+    audit_id: str
+    result: dict[str, Any] = Field(default_factory=dict)
+
+
+@router.get("/demand", response_model=DemandOut, tags=["demand"], summary="Current demand")
+def get_demand(ctx: ApiContext = Depends(get_ctx), _who: Principal = Depends(viewer)) -> DemandOut:
+    """Demand per model."""
+    return DemandOut(demand=ctx.store.demand())
+
+
+@router.post("/demand", response_model=DemandSet, tags=["demand"], summary="Set a model's demand")
+def set_demand(
+    body: DemandIn, ctx: ApiContext = Depends(get_ctx), who: Principal = Depends(scheduler)
+) -> DemandSet:
+    """Set the demand for one model (a demand event for the re-plan trigger; audited)."""
+    detail = {"model": body.model, "quantity": body.quantity}
+    known = {m.id for m in ctx.store.plant().models}
+    if body.model not in known:
+        ctx.audit(who, "demand.set", detail, result="rejected: unknown model")
+        raise ApiError(
+            422, f"unknown model {body.model!r} (known: {', '.join(sorted(known))})", field="model"
+        )
+    try:
+        event = ctx.store.set_demand(body.model, body.quantity, actor=who.name)
+    except ValidationError as exc:
+        ctx.audit(who, "demand.set", detail, result=f"rejected: {exc}")
+        raise ApiError(422, str(exc), field="quantity") from exc
+    audit_id = ctx.audit(who, "demand.set", {**detail, "event_id": event})
+    return DemandSet(model=body.model, quantity=body.quantity, event_id=event, audit_id=audit_id)
+
+
+@router.post("/replan", response_model=PlanAction, summary="Re-plan now")
+def replan(ctx: ApiContext = Depends(get_ctx), who: Principal = Depends(scheduler)) -> PlanAction:
+    """Run the re-planner on the current twin and store the new plan version (audited)."""
+    if ctx.replan is None:
+        ctx.audit(who, "plan.replan", {}, result="unavailable: no re-planner wired")
+        raise ApiError(
+            503, "no re-planner is wired into this API (start it with `twin serve`)", code="not_configured"
+        )
+    try:
+        plan = ctx.replan()
+    except TwinError as exc:
+        ctx.audit(who, "plan.replan", {}, result=f"failed: {exc}")
+        raise
+    except Exception as exc:  # the re-planner is foreign code: report, audit, never a bare 500
+        ctx.audit(who, "plan.replan", {}, result=f"failed: {type(exc).__name__}: {exc}")
+        raise ApiError(503, f"re-plan failed: {type(exc).__name__}: {exc}", code="replan_failed") from exc
+    version = plan.version or ctx.store.current_plan_version() or 0
+    summary = {"reason": plan.reason, "assignments": len(plan.assignments), "kpis": plan.kpis}
+    audit_id = ctx.audit(who, "plan.replan", {"version": version})
+    return PlanAction(version=version, action="replan", audit_id=audit_id, result=summary)
+
+
+def _summary(plan: Plan, current: int | None) -> PlanSummary:
+    return PlanSummary(
+        version=plan.version,
+        created_at=plan.created_at,
+        reason=plan.reason,
+        current=plan.version == current,
+        assignments=len(plan.assignments),
+        demand=plan.demand,
+        kpis=plan.kpis,
+    )
+
+
+@router.get("/plans", response_model=Page[PlanSummary], summary="Plan versions")
+def list_plans(
+    page: tuple[int, int] = Depends(page_params),
+    ctx: ApiContext = Depends(get_ctx),
+    _who: Principal = Depends(viewer),
+) -> Page[PlanSummary]:
+    """Stored plan versions, newest first."""
+    versions = list(reversed(ctx.store.plan_versions()))
+    current = ctx.store.current_plan_version()
+    pg = paginate(versions, *page)
+    items = [_summary(ctx.store.get_plan(v), current) for v in pg.items]
+    return Page[PlanSummary](
+        items=items, total=pg.total, limit=pg.limit, offset=pg.offset, next_offset=pg.next_offset
+    )
+
+
+@router.get("/plans/current", response_model=Plan, summary="The current plan")
+def current_plan(ctx: ApiContext = Depends(get_ctx), _who: Principal = Depends(viewer)) -> Plan:
+    """The plan in force."""
+    return ctx.store.get_plan()
+
+
+@router.get("/plans/diff", response_model=dict[str, Any], summary="Diff two plans")
+def plan_diff(
+    a: int = Query(..., ge=1, le=2**31, description="older version"),
+    b: int | None = Query(None, ge=1, le=2**31, description="newer version (default: current)"),
+    ctx: ApiContext = Depends(get_ctx),
+    _who: Principal = Depends(viewer),
+) -> dict[str, Any]:
+    """What moved where between plan ``a`` and ``b``."""
+    old = ctx.store.get_plan(a)
+    new = ctx.store.get_plan(b)
+    fn = ctx.diff or diff_plans
+    return fn(old, new)
+
+
+@router.get("/plans/{version}", response_model=Plan, summary="One plan version")
+def get_plan(
+    version: int = VersionPath, ctx: ApiContext = Depends(get_ctx), _who: Principal = Depends(viewer)
+) -> Plan:
+    """A stored plan by version."""
+    return ctx.store.get_plan(version)
+
+
+@router.post("/plans/{version}/accept", response_model=PlanAction, summary="Make a plan version current")
+def accept_plan(
+    version: int = VersionPath, ctx: ApiContext = Depends(get_ctx), who: Principal = Depends(scheduler)
+) -> PlanAction:
+    """Switch the current plan to an already stored version (e.g. roll back; audited)."""
+    try:
+        ctx.store.set_current_plan(version)
+    except NotFoundError:
+        ctx.audit(who, "plan.accept", {"version": version}, result="rejected: no such version")
+        raise
+    audit_id = ctx.audit(who, "plan.accept", {"version": version})
+    return PlanAction(version=version, action="accept", audit_id=audit_id)
+
+
+@router.post("/plans/{version}/dispatch", response_model=PlanAction, summary="Dispatch a plan to the line")
+def dispatch_plan(
+    version: int = VersionPath, ctx: ApiContext = Depends(get_ctx), who: Principal = Depends(scheduler)
+) -> PlanAction:
+    """Push a plan version to the PLCs through the write-back channel (refused while write-back is off)."""
+    detail = {"version": version}
+    ctx.store.get_plan(version)  # 404 if unknown
+    if not ctx.store.writeback_enabled():
+        ctx.audit(who, "plan.dispatch", detail, result="refused: write-back switched off")
+        raise ApiError(
+            409, "write-back is switched off (kill switch): an admin must enable it first", code="conflict"
+        )
+    if ctx.dispatch is None:
+        ctx.audit(who, "plan.dispatch", detail, result="unavailable: no write-back wired")
+        raise ApiError(503, "no write-back channel is wired into this API", code="not_configured")
+    try:
+        result = ctx.dispatch(version)
+    except TwinError as exc:
+        ctx.audit(who, "plan.dispatch", detail, result=f"failed: {exc}")
+        raise
+    except Exception as exc:  # the write-back channel is foreign code (adapters): report and audit
+        ctx.audit(who, "plan.dispatch", detail, result=f"failed: {type(exc).__name__}: {exc}")
+        raise ApiError(503, f"dispatch failed: {type(exc).__name__}: {exc}", code="dispatch_failed") from exc
+    audit_id = ctx.audit(who, "plan.dispatch", {**detail, "result": result})
+    return PlanAction(version=version, action="dispatch", audit_id=audit_id, result=result)

@@ -1,0 +1,59 @@
+"""Wire the scheduler package's re-planner, dispatcher and plan diff into :func:`twin.api.create_app`.
+
+``twin serve`` and ``twin demo`` both use this; the write-back callable (adapters' ``PlanWriter``) is passed
+in by the CLI, since ``twin/`` may not import ``adapters/``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from twin.api.deps import DiffFn, DispatchFn, ReplanFn
+from twin.model import Plan
+from twin.store import TwinStore
+
+log = logging.getLogger("twin.api")
+
+
+@dataclass
+class Wiring:
+    """The functions handed to :func:`~twin.api.create_app` (None where not available)."""
+
+    replan: ReplanFn | None = None
+    dispatch: DispatchFn | None = None
+    diff: DiffFn | None = None
+    notes: tuple[str, ...] = ()
+
+
+def scheduler_wiring(
+    store: TwinStore, writeback: Callable[[str, Plan], Any] | None = None, actor: str = "api"
+) -> Wiring:
+    """Re-plan with the scheduler's :class:`Replanner`, dispatch through ``writeback`` (if given)."""
+    notes: list[str] = []
+    try:
+        from twin.schedule.plans import plan_diff
+        from twin.schedule.trigger import Replanner, TriggerConfig
+    except ImportError as exc:  # the scheduler package is optional while it is being built
+        return Wiring(notes=(f"re-planning not available: {exc}",))
+    planner = Replanner(store, config=TriggerConfig(actor=actor))
+
+    def replan() -> Plan:
+        out = planner.replan_once("API re-plan request")
+        if out.plan is not None:
+            return out.plan
+        return store.get_plan(out.version or out.base_version)
+
+    dispatch: DispatchFn | None = None
+    if writeback is not None:
+        sender = Replanner(store, config=TriggerConfig(actor=actor), writeback=writeback)
+
+        def _dispatch(version: int) -> dict[str, Any]:
+            return sender.dispatch(store.plant(), store.get_plan(version))
+
+        dispatch = _dispatch
+    else:
+        notes.append("plan dispatch not available: no write-back channel")
+    return Wiring(replan=replan, dispatch=dispatch, diff=plan_diff, notes=tuple(notes))

@@ -1,0 +1,148 @@
+"""``twin adapt`` (OPC UA adapters mirroring PLCs into the twin) and ``twin bench ingest``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from twin.cli import app, bench_app
+from twin.cli.common import DEFAULT_CONFIG, console, fail, print_json, redis_url_or_embedded, settings
+from twin.config import load_plant
+from twin.store import TwinStore
+
+log = logging.getLogger("twin.adapt")
+
+
+def _parse_endpoints(items: list[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items or []:
+        line, sep, url = item.partition("=")
+        if not sep or not line or not url.startswith("opc.tcp://"):
+            fail(f"bad --endpoint {item!r}: expected LINE=opc.tcp://HOST:PORT[/PATH]")
+        out[line] = url
+    return out
+
+
+@app.command()
+def adapt(
+    ctx: typer.Context,
+    config: Path = typer.Option(DEFAULT_CONFIG, "--config", "-c", help="Plant definition (YAML)."),
+    shard: str = typer.Option(None, "--shard", help="Mirror only shard I of N (e.g. 1/2); deterministic."),
+    endpoint: list[str] = typer.Option(None, "--endpoint", help="Override a line's endpoint: LINE=URL."),
+    publish_interval_ms: float = typer.Option(100.0, "--publish-interval-ms", help="Subscription interval."),
+    stale_after_s: float = typer.Option(3.0, "--stale-after", help="Silent this long -> stale, reconnect."),
+    duration: float = typer.Option(None, "--duration", help="Stop after this many seconds (default: run)."),
+    security_mode: str = typer.Option("None", "--security-mode", help="None, Sign or SignAndEncrypt."),
+    cert: Path = typer.Option(None, "--cert", help="Client certificate (DER/PEM) for Sign/SignAndEncrypt."),
+    key: Path = typer.Option(None, "--key", help="Client private key (PEM)."),
+    trust: list[Path] = typer.Option(None, "--trust", help="Trusted server certificate file or directory."),
+    user: str = typer.Option(None, "--user", envvar="TWIN_OPCUA_USER", help="OPC UA user name."),
+    password: str = typer.Option(None, "--password", envvar="TWIN_OPCUA_PASSWORD", help="OPC UA password."),
+    outage_buffer: int = typer.Option(
+        100_000, "--outage-buffer", min=1, help="Changes kept (in order) while Redis is unreachable."
+    ),
+) -> None:
+    """Mirror the plant's PLCs (OPC UA) into the Redis twin, reconnecting forever (SIGTERM stops cleanly)."""
+    from adapters.opcua.runner import AdapterSet, Shard
+    from adapters.opcua.security import ClientSecurity
+    from adapters.opcua.session import AdapterOptions
+
+    url = settings(ctx).redis_url
+    if not url:
+        fail("twin adapt needs the twin's Redis: set REDIS_URL or pass --redis-url redis://HOST:PORT/DB")
+    plant = load_plant(config)
+    sec = None
+    if security_mode != "None" or user:
+        sec = ClientSecurity(
+            mode=security_mode,
+            certificate=cert,
+            private_key=key,
+            trusted_servers=tuple(trust or ()),
+            username=user,
+            password=password,
+        )
+    opts = AdapterOptions(publish_interval_ms=publish_interval_ms, stale_after_s=stale_after_s, security=sec)
+    store = TwinStore.from_url(url, plant.id)
+    store.load_plant(plant)  # a no-op if this definition is loaded; refuses a different one clearly
+    store.client.close()
+    # A bounded, ordered buffer rides out Redis outages and replays on reconnect (docs/reliability.md).
+    from adapters.opcua.buffer import OutageBuffer
+    from twin.store import AsyncTwinStore
+
+    raw_store = AsyncTwinStore.from_url(url, plant.id, {e.id: e.line for e in plant.equipment()})
+    buffer = OutageBuffer(raw_store, max_changes=outage_buffer)
+    aset = AdapterSet(
+        plant, url, shard=Shard.parse(shard), endpoints=_parse_endpoints(endpoint), options=opts, store=buffer
+    )
+    if not aset.adapters:
+        fail("nothing to mirror: no line of this plant (or of this shard) has an OPC UA endpoint")
+    console.print(
+        f"mirroring {aset.tag_count} tags from {len(aset.adapters)} endpoint(s)"
+        + (f" (shard {shard})" if shard else ""),
+        highlight=False,
+    )
+    if not asyncio.run(_run(aset, duration, buffer)):
+        fail("Redis stayed unreachable at shutdown: buffered changes were not written")
+
+
+async def _run(aset: Any, duration: float | None, buffer: Any = None) -> bool:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    aset.start()
+
+    async def report() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 30)
+            log.info("ingest %s", json.dumps(aset.counters()["totals"]))
+
+    reporter = asyncio.create_task(report())
+    try:
+        if duration is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), duration)
+        else:
+            await stop.wait()
+    finally:
+        stop.set()
+        reporter.cancel()
+        await aset.stop()
+        flushed = True
+        if buffer is not None:  # after the sinks flushed into it: replay what Redis has not got yet
+            flushed = await buffer.flush(timeout_s=10)
+            log.info("outage buffer %s", json.dumps(buffer.counters.as_dict()))
+            await buffer.store.close()
+        log.info("stopped; ingest %s", json.dumps(aset.counters()["totals"]))
+    return flushed
+
+
+@bench_app.command("ingest")
+def bench_ingest(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
+    quick: bool = typer.Option(False, "--quick", help="A short run (under a minute)."),
+) -> None:
+    """Ingest throughput, CPU per change and latency: adapter vs bare asyncua vs naive writer."""
+    from adapters.opcua.bench import run_ingest_bench
+
+    t0 = time.perf_counter()
+    with redis_url_or_embedded(ctx) as url:
+        res = run_ingest_bench(url, quick=quick)
+    res["bench_wall_s"] = round(time.perf_counter() - t0, 1)
+    if as_json:
+        print_json(res)
+        return
+    for k, v in res.items():
+        if not isinstance(v, dict):
+            console.print(f"{k:36} {v}", highlight=False)

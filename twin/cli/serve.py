@@ -1,0 +1,172 @@
+"""``twin serve`` (the API, plus the web viewer when available), ``twin token new``, ``twin bench api``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from twin.cli import app, bench_app
+from twin.cli.common import console, err_console, fail, open_store, print_json, settings
+
+token_app = typer.Typer(help="API tokens: make one and the line for the tokens file.")
+app.add_typer(token_app, name="token")
+
+#: Environment variables the serve command reads (through typer, i.e. once, at the edge).
+ENV_TOKENS_FILE = "TWIN_API_TOKENS_FILE"
+ENV_TOKENS = "TWIN_API_TOKENS"
+
+
+def api_settings(tokens_file: Path | None, tokens_env: str | None, **kw: Any) -> Any:
+    """:class:`ApiSettings` from a tokens file and/or the ``TWIN_API_TOKENS`` value."""
+    from twin.api import ApiSettings
+    from twin.api.auth import parse_tokens
+
+    entries = []
+    if tokens_file is not None:
+        try:
+            text = tokens_file.read_text()
+        except OSError as exc:
+            fail(f"cannot read the tokens file {tokens_file}: {exc.strerror}")
+        entries += parse_tokens(text, str(tokens_file))
+    if tokens_env:
+        entries += parse_tokens(tokens_env, ENV_TOKENS)
+    return ApiSettings(tokens=entries, **kw)
+
+
+@token_app.command("new")
+def token_new(
+    role: str = typer.Argument(..., help="viewer, scheduler or admin"),
+    name: str = typer.Option(None, "--name", help="Who the audit log names for this token."),
+) -> None:
+    """Print a new token (give it to the client) and its hash line (append it to the tokens file)."""
+    from twin.api.auth import Role, new_token
+
+    token, line = new_token(Role.parse(role), name)
+    console.print(f"token: {token}", highlight=False, soft_wrap=True)
+    console.print(f"tokens-file line: {line}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    port: int = typer.Option(8000, "--port", help="HTTP port of the API."),
+    tokens: Path = typer.Option(
+        None, "--tokens", envvar=ENV_TOKENS_FILE, help="Tokens file: '<sha256> <role> [name]' per line."
+    ),
+    tokens_env: str = typer.Option(None, hidden=True, envvar=ENV_TOKENS),
+    viewer: bool = typer.Option(
+        True, "--viewer/--no-viewer", help="Also serve the 3D web viewer if available."
+    ),
+    viewer_port: int = typer.Option(
+        0, "--viewer-port", help="Port of the web viewer (default: API port + 1)."
+    ),
+    writeback: bool = typer.Option(
+        True, "--writeback/--no-writeback", help="Wire plan dispatch to the PLCs."
+    ),
+) -> None:
+    """Serve the REST/WebSocket API (docs at /docs) on the twin in Redis."""
+    from twin.api import create_app
+    from twin.api.auth import Role, new_token, parse_tokens
+    from twin.api.server import SignalRearm, serve_forever
+    from twin.api.wiring import scheduler_wiring
+    from twin.model import Plan
+
+    store = open_store(ctx)
+    store.plant()  # fail early, with one line, if no plant is loaded
+    cfg = api_settings(tokens, tokens_env)
+    if not cfg.tokens:
+        token, line = new_token(Role.ADMIN, "ephemeral-admin")
+        cfg.tokens = parse_tokens(line)
+        err_console.print(
+            "[yellow]no tokens configured (--tokens FILE or TWIN_API_TOKENS):[/] "
+            f"an admin token for this run only: {token}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    write = _writeback(store) if writeback else None
+    wiring = scheduler_wiring(store, write)
+    for note in wiring.notes:
+        err_console.print(f"note: {note}", highlight=False)
+    rearm = SignalRearm()
+    replan = wiring.replan
+    if replan is not None:
+        solve = replan
+
+        def replan_then_rearm() -> Plan:
+            try:
+                return solve()
+            finally:
+                rearm()  # CP-SAT resets SIGINT after a solve; keep Ctrl-C a clean shutdown
+
+        replan = replan_then_rearm
+    api = create_app(store, cfg, replan=replan, dispatch=wiring.dispatch, diff=wiring.diff)
+    stop_viewer = _start_viewer(store, host, viewer_port or port + 1) if viewer else None
+    console.print(f"API on http://{host}:{port} (docs: http://{host}:{port}/docs)", highlight=False)
+    try:
+        serve_forever(api, host, port, rearm=rearm)
+    finally:
+        if stop_viewer is not None:
+            stop_viewer()
+
+
+def _writeback(store: Any) -> Any:
+    """The adapters' plan writer (imported here: the CLI is the composition root)."""
+    try:
+        from adapters.opcua.writeback import PlanWriter
+    except ImportError as exc:
+        err_console.print(f"note: no OPC UA write-back ({exc})", highlight=False)
+        return None
+    return PlanWriter(store.plant(), store, None, actor="api")
+
+
+def _start_viewer(store: Any, host: str, port: int) -> Any:
+    """Start engineer D's web viewer next to the API if ``viz.web`` exists; returns a stop function."""
+    import importlib
+
+    try:
+        web = importlib.import_module("viz.web")
+    except ImportError:
+        err_console.print(
+            "note: web viewer not available (viz.web missing); serving the API only", highlight=False
+        )
+        return None
+    starter = getattr(web, "start_web_viewer", None) or getattr(web, "serve_in_thread", None)
+    if starter is None:
+        err_console.print("note: viz.web has no start_web_viewer(); serving the API only", highlight=False)
+        return None
+    try:
+        handle = starter(store, host=host, port=port)
+    except Exception as exc:  # the viewer is optional: the API must still come up
+        err_console.print(f"note: web viewer did not start: {exc}", highlight=False)
+        return None
+    console.print(f"web viewer on {getattr(handle, 'url', f'http://{host}:{port}')}", highlight=False)
+    stop = getattr(handle, "stop", None)
+    return stop if callable(stop) else None
+
+
+@bench_app.command("api")
+def bench_api(
+    ctx: typer.Context,
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    quick: bool = typer.Option(False, "--quick", help="Short run (< 60 s)."),
+    clients: int = typer.Option(50, "--clients", help="WebSocket clients for the fan-out test."),
+) -> None:
+    """Read requests/s over HTTP and WebSocket fan-out to N clients, against in-process baselines."""
+    from twin.api.bench import run_bench
+
+    result = run_bench(settings(ctx).redis_url, quick=quick, clients=clients, env=dict(os.environ))
+    if json_out:
+        print_json(result)
+        return
+    console.print(
+        f"reads/s {result['reads_per_s']:.0f} (store baseline {result['baseline_store_reads_per_s']:.0f}); "
+        f"WebSocket: {result['ws_clients']} clients, "
+        f"{result['ws_changes_per_s_delivered']:.0f} changes/s delivered "
+        f"({result['ws_changes_per_s_written']:.0f} written/s, x{result['ws_clients']} = "
+        f"{result['ws_changes_per_s_expected']:.0f} expected)",
+        highlight=False,
+    )

@@ -1,0 +1,361 @@
+"""The web viewer: the live 3D scene in the browser, served by trame with server-side rendering.
+
+The scene is rendered offscreen (OSMesa) on the server and streamed to the browser as images by trame-vtk's
+``VtkRemoteView``, so labels, the HUD and the legend look exactly as in ``twin snapshot``. A side panel
+(trame-vuetify) lists lines and stations with their live states; clicking one shows its tags. All assets
+are served by trame itself: it works offline. Several browsers can watch at once (they share one camera).
+
+Use :func:`start_web_viewer` from other code (``twin serve``, ``twin demo``)::
+
+    viewer = start_web_viewer(store, host="127.0.0.1", port=8080)
+    print(viewer.url)      # http://127.0.0.1:8080/
+    ...
+    viewer.stop()          # or: with start_web_viewer(...) as viewer: ...
+
+The viewer runs in a child process (``python -m viz.web``): trame allows one server per process, and the
+software renderer then uses its own core instead of holding the caller's GIL (an ingest or API event loop
+in the same process would otherwise stall for every frame). The child connects to the same Redis as the
+store it was given and exits by itself if its parent dies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from twin.store import TwinStore
+from viz.errors import WebViewerError
+
+#: Environment variable the child reads its Redis URL from (not on the command line: it may hold a password).
+URL_ENV = "SDF_TWIN_VIEWER_REDIS_URL"
+#: Vue style of a state chip in the side panel.
+CHIP_STYLE = (
+    "{background: st.color, width: '12px', height: '12px', display: 'inline-block',"
+    " border: '1px solid #888', marginRight: '6px'}"
+)
+#: How often the side panel (station list) is refreshed in the browsers.
+PANEL_EVERY_S = 1.0
+#: Most frames rendered and pushed per second (one frame carries every change since the last).
+MAX_FPS = 4.0
+#: Longest wait for new changes before the loop checks on its parent and the HUD.
+POLL_BLOCK_MS = 250
+
+
+def store_url(store: TwinStore) -> str:
+    """The ``redis://`` URL a store's client connects to (for the child process)."""
+    pool = getattr(store.client, "connection_pool", None)
+    kw: dict[str, Any] = dict(getattr(pool, "connection_kwargs", {}) or {})
+    if not kw:
+        raise WebViewerError("cannot tell which Redis the store uses: pass redis_url= to start_web_viewer")
+    db = kw.get("db", 0)
+    if kw.get("path"):
+        return f"unix://{kw['path']}?db={db}"
+    scheme = (
+        "rediss"
+        if "SSL" in type(pool).__name__ or "SSL" in str(getattr(pool, "connection_class", ""))
+        else "redis"
+    )
+    auth = ""
+    if kw.get("password"):
+        from urllib.parse import quote
+
+        auth = f"{quote(str(kw.get('username') or ''))}:{quote(str(kw['password']))}@"
+    return f"{scheme}://{auth}{kw.get('host', 'localhost')}:{kw.get('port', 6379)}/{db}"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free on ``host`` right now."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class WebViewer:
+    """A running web viewer: its :attr:`url`, and :meth:`stop` to end it."""
+
+    url: str
+    host: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    _stopped: bool = field(default=False, repr=False)
+
+    def positions(self) -> dict[str, Any]:
+        """Where each piece of equipment is in the served image (``GET /positions``): for tests and tools."""
+        with urllib.request.urlopen(self.url + "positions", timeout=10) as resp:
+            return dict(json.loads(resp.read()))
+
+    def alive(self) -> bool:
+        """True while the server process runs."""
+        return self.process.poll() is None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the server process (terminate, then kill) and remove its log."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout)
+        with contextlib.suppress(OSError):
+            self.log_path.unlink()
+
+    def __enter__(self) -> WebViewer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_web_viewer(
+    store: TwinStore,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    line: str | None = None,
+    redis_url: str | None = None,
+    ready_timeout: float = 90.0,
+) -> WebViewer:
+    """Start the web viewer of ``store``'s plant on ``host:port`` (0: a free port); returns once it serves.
+
+    Returns a :class:`WebViewer` with ``.url`` (``http://host:port/``) and ``.stop()``. ``redis_url``
+    overrides the Redis the child connects to (default: the one ``store`` uses). Raises
+    :class:`WebViewerError` (with the server's last log lines) if it does not come up in ``ready_timeout``.
+    """
+    url = redis_url or store_url(store)
+    plant_id = store.plant_id
+    port = port or free_port(host)
+    log = Path(tempfile.mkstemp(prefix="sdf-twin-viewer-", suffix=".log")[1])
+    cmd = [
+        sys.executable, "-m", "viz.web", "--host", host, "--port", str(port), "--plant", plant_id,
+        "--parent-pid", str(os.getpid()),
+    ]  # fmt: skip
+    if line:
+        cmd += ["--line", line]
+    env = {**os.environ, URL_ENV: url, "PYTHONUNBUFFERED": "1"}
+    root = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    viewer = WebViewer(f"http://{host}:{port}/", host, port, proc, log)
+    deadline = time.monotonic() + ready_timeout
+    while True:
+        if proc.poll() is not None:
+            tail = _tail(log)
+            viewer.stop()
+            raise WebViewerError(f"the web viewer exited with code {proc.returncode}: {tail}")
+        try:
+            with urllib.request.urlopen(viewer.url + "positions", timeout=2) as resp:
+                if resp.status == 200:
+                    return viewer
+        except (urllib.error.URLError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            tail = _tail(log)
+            viewer.stop()
+            raise WebViewerError(f"the web viewer did not start within {ready_timeout:.0f} s: {tail}")
+        time.sleep(0.2)
+
+
+def _tail(log: Path, lines: int = 5) -> str:
+    try:
+        text = log.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return "(no log)"
+    return " | ".join(text[-lines:]) or "(no output)"
+
+
+# ---------------------------------------------------------------------- the server (child process)
+def build_app(
+    server: Any, store: TwinStore, *, line: str | None = None, parent_pid: int | None = None
+) -> Any:
+    """Lay out the trame app on ``server`` and start following the twin; returns the scene."""
+    from trame.ui.vuetify3 import SinglePageWithDrawerLayout
+    from trame.widgets import html
+    from trame.widgets import vtk as vtk_widgets
+    from trame.widgets import vuetify3 as v3
+
+    from viz.live import ChangeFollower, describe
+    from viz.palette import hex_color, state_rgb
+    from viz.scene import PlantScene
+    from viz.snapshot import open_offscreen
+
+    state, ctrl = server.state, server.controller
+    follower = ChangeFollower(store)
+    live = follower.bootstrap()
+    plant = store.plant()
+    plotter = open_offscreen(1280, 720)
+    scene = PlantScene(plant, plotter, line=line)
+    scene.apply(live, live.take_dirty())
+    plotter.render()
+
+    def panel() -> list[dict[str, Any]]:
+        out = []
+        for ln in scene.lines:
+            rows = []
+            for e in ln.equipment:
+                rows.append(
+                    {
+                        "id": e.id,
+                        "state": live.state_name(e.id),
+                        "color": hex_color(state_rgb(live.tag(e.id, "state"), live.quality(e.id))),
+                    }
+                )
+            out.append({"id": ln.id, "kind": ln.kind.value, "stations": rows})
+        return out
+
+    def details(eq_id: str | None) -> str:
+        if not eq_id or eq_id not in live.values:
+            return "Click a station in the list for its live tags."
+        return describe(live, eq_id)
+
+    state.lines = panel()
+    state.selected = None
+    state.details = details(None)
+    state.plan_label = f"plan v{live.plan_version}" if live.plan_version is not None else "no plan yet"
+    state.trame__title = f"sdf-twin: {plant.name or plant.id}"
+
+    def select(eq_id: str) -> None:
+        state.selected = eq_id
+        state.details = details(eq_id)
+
+    with SinglePageWithDrawerLayout(server, full_height=True) as layout:
+        layout.title.set_text(f"sdf-twin: {plant.name or plant.id}")
+        with layout.toolbar:
+            v3.VSpacer()
+            html.Span("{{ plan_label }}", classes="mr-4 text-body-1")
+        with layout.drawer as drawer:
+            drawer.width = 300
+            with html.Div(classes="pa-2", style="font-size: 13px"):
+                with html.Div(v_for="ln in lines", key="ln.id", classes="mb-2"):
+                    html.Div("{{ ln.id }} ({{ ln.kind }})", classes="font-weight-bold")
+                    with html.Div(
+                        v_for="st in ln.stations", key="st.id", classes="d-flex align-center",
+                        style="cursor: pointer", click=(select, "[st.id]"),
+                    ):  # fmt: skip
+                        html.Span(
+                            style=(CHIP_STYLE,),
+                        )  # fmt: skip
+                        html.Span("{{ st.id }}", classes="mr-2", style="min-width: 90px")
+                        html.Span("{{ st.state }}", style="color: #555")
+                html.Pre("{{ details }}", style="font-size: 11px; white-space: pre-wrap", classes="mt-2")
+        with layout.content, v3.VContainer(fluid=True, classes="pa-0 fill-height"):
+            view = vtk_widgets.VtkRemoteView(
+                plotter.render_window, ref="view", interactive_ratio=1, still_quality=92
+            )
+            ctrl.view_update = view.update
+
+    def _bind(wslink_server: Any) -> None:
+        from aiohttp import web
+
+        async def positions(_request: Any) -> Any:
+            w, h = plotter.window_size
+            body = {"width": w, "height": h, "stations": {k: scene.project(k) for k in scene.slots}}
+            return web.json_response(body)
+
+        wslink_server.app.router.add_get("/positions", positions)
+
+    async def follow() -> None:
+        panel_at = frame_at = 0.0
+        while True:
+            # At most MAX_FPS frames: under a flood of changes, batch them instead of rendering each.
+            await asyncio.sleep(max(0.0, 1.0 / MAX_FPS - (time.monotonic() - frame_at)))
+            try:
+                await asyncio.to_thread(follower.poll, POLL_BLOCK_MS)
+            except Exception as exc:
+                print(f"viewer: reading the twin failed: {exc}", file=sys.stderr, flush=True)
+                await asyncio.sleep(1.0)
+            if parent_pid and not _pid_alive(parent_pid):
+                print("viewer: parent process gone, exiting", file=sys.stderr, flush=True)
+                os._exit(0)
+            dirty = live.take_dirty()
+            scene.apply(live, dirty)
+            if dirty:
+                ctrl.view_update()
+                frame_at = time.monotonic()
+            now = time.monotonic()
+            if now - panel_at >= PANEL_EVERY_S:
+                panel_at = now
+                with state:
+                    state.lines = panel()
+                    state.plan_label = (
+                        f"plan v{live.plan_version}" if live.plan_version is not None else "no plan yet"
+                    )
+                    if state.selected:
+                        state.details = details(state.selected)
+                if not dirty:
+                    ctrl.view_update()  # the HUD clock and throughput move even without state changes
+
+    tasks: list[asyncio.Task[None]] = []  # keep a reference: the loop holds tasks only weakly
+
+    def _ready(**_: Any) -> None:
+        tasks.append(asyncio.get_event_loop().create_task(follow()))
+
+    ctrl.on_server_bind.add(_bind)
+    ctrl.on_server_ready.add(_ready)
+
+    return scene
+
+
+def _pid_alive(pid: int) -> bool:
+    # The viewer is started as a child: once its parent dies it is re-parented and getppid() changes.
+    return os.getppid() == pid
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the viewer process (``python -m viz.web``); the Redis URL comes from the environment."""
+    parser = argparse.ArgumentParser(prog="python -m viz.web", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--plant", default=None)
+    parser.add_argument("--line", default=None)
+    parser.add_argument("--parent-pid", type=int, default=None)
+    parser.add_argument("--redis-url", default=None, help=f"default: ${URL_ENV} or $REDIS_URL")
+    args = parser.parse_args(argv)
+    url = args.redis_url or os.environ.get(URL_ENV) or os.environ.get("REDIS_URL")
+    if not url:
+        print("error: no Redis URL (pass --redis-url or set REDIS_URL)", file=sys.stderr)
+        return 2
+    sys.argv = sys.argv[:1]  # trame parses sys.argv for its own options
+    from viz import use_offscreen
+
+    use_offscreen()
+    from trame.app import get_server
+
+    from twin.errors import TwinError
+    from viz.errors import VizError
+
+    try:
+        store = TwinStore.from_url(url, args.plant)
+        server = get_server("sdf-twin-viewer", client_type="vue3")
+        build_app(server, store, line=args.line, parent_pid=args.parent_pid)
+    except (TwinError, VizError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    server.start(
+        host=args.host, port=args.port, open_browser=False, timeout=0, show_connection_info=False,
+        exec_mode="main",
+    )  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
