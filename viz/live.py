@@ -236,8 +236,14 @@ class ChangeFollower:
     def bootstrap(self, history_s: float = THROUGHPUT_WINDOW_S, max_entries: int = 5000) -> LiveState:
         """Seed from the recent stream (for throughput and history), then from the live hashes."""
         now = self._clock()
-        start = f"{int((now - history_s) * 1000)}-0"
-        entries = self.store.change_range(start, "+", count=max_entries)
+        # The newest entries matter: on a busy stream, shrink the window until it holds < max_entries.
+        window = history_s
+        while True:
+            start = f"{int((now - window) * 1000)}-0"
+            entries = self.store.change_range(start, "+", count=max_entries)
+            if len(entries) < max_entries or window < 5.0:
+                break
+            window /= 4
         for sid, _src, changes in entries:
             self.state.apply(changes)
             self.last_id = sid
