@@ -74,6 +74,10 @@ SimGen = Generator[simpy.Event, Any, Any]
 
 _EPS = 1e-9
 _PROCESSING = (EquipmentType.STATION, EquipmentType.CELL)
+#: Index of each state in a unit's time-in-state list (a list: enum hashing is slow on the hot path).
+_STATE_INDEX: dict[StationState, int] = {s: i for i, s in enumerate(StationState)}
+_IDLE, _STARVED, _BLOCKED = StationState.IDLE, StationState.STARVED, StationState.BLOCKED
+_RUNNING, _OFF, _FAULT = StationState.RUNNING, StationState.OFF, StationState.FAULT
 
 
 @dataclass
@@ -157,7 +161,10 @@ class Unit:
         self.state = StationState.IDLE
         self.power_kw = eq.idle_power_kw
         self._since = 0.0
-        self.time_in: dict[StationState, float] = dict.fromkeys(StationState, 0.0)
+        self._time = [0.0] * len(_STATE_INDEX)  # seconds per state, by _STATE_INDEX
+        self._rated_kw = eq.power_kw
+        self._idle_kw = eq.idle_power_kw
+        self._processing = eq.type in _PROCESSING
         self.waiting_for_work = True  # phase IDLE/STARVED means "waiting": decided by the group
         self.group: Group | None = None
         self.repaired: simpy.Event = sim.env.event()
@@ -165,44 +172,52 @@ class Unit:
         self.proc: simpy.Process | None = None
 
     # -- state ------------------------------------------------------------------------------------
+    @property
+    def time_in(self) -> dict[StationState, float]:
+        """Seconds spent in each visible state up to the last :meth:`integrate`."""
+        return {s: self._time[i] for s, i in _STATE_INDEX.items()}
+
     def _derive(self) -> StationState:
         if self.sim.closed:
-            return StationState.OFF  # outside the shift calendar (a repair in progress goes on unseen)
+            return _OFF  # outside the shift calendar (a repair in progress goes on unseen)
         if self.fault:
-            return StationState.FAULT
-        if self.phase in (StationState.IDLE, StationState.STARVED):
+            return _FAULT
+        phase = self.phase
+        if phase is _IDLE or phase is _STARVED:
             if self.off:
-                return StationState.OFF
-            if self.phase == StationState.STARVED and self.group is not None and not self.group.has_work():
-                return StationState.IDLE
-        return self.phase
+                return _OFF
+            if phase is _STARVED and self.group is not None and not self.group.has_work():
+                return _IDLE
+        return phase
 
     def _power(self, state: StationState) -> float:
-        if state == StationState.OFF:
+        if state is _OFF:
             return 0.0
-        if state == StationState.RUNNING:
-            return self.eq.power_kw
-        return self.eq.idle_power_kw
+        if state is _RUNNING:
+            return self._rated_kw
+        return self._idle_kw
 
     def integrate(self) -> None:
-        """Account energy and time-in-state up to now."""
+        """Account energy and time-in-state up to now (called on state changes, not per tick)."""
         now = self.sim.env.now
         dt = now - self._since
         if dt > 0:
             self.energy_kwh += self.power_kw * dt / 3600.0
-            self.time_in[self.state] += dt
+            self._time[_STATE_INDEX[self.state]] += dt
             self._since = now
 
     def refresh(self) -> None:
         """Recompute the visible state; publish state and power if they changed."""
         new = self._derive()
-        if new == self.state:
+        if new is self.state:
             return
         self.integrate()
         self.state = new
         self.power_kw = self._power(new)
+        if self.sim.on_change is None:
+            return  # a virtual-time check: nobody listens, skip building the values
         self.sim.publish(self.eq.id, "state", new.value)
-        if self.eq.type in (EquipmentType.STATION, EquipmentType.CELL):
+        if self._processing:
             self.sim.publish(self.eq.id, "power_kw", self.power_kw)
             self.sim.publish(self.eq.id, "energy_kwh", round(self.energy_kwh, 4))
 
@@ -215,28 +230,32 @@ class Unit:
         """Set up for another model (publishes ``model`` and the nominal cycle time)."""
         if model != self.model:
             self.model = model
-            self.sim.publish(self.eq.id, "model", model)
+            if self.sim.on_change is not None:
+                self.sim.publish(self.eq.id, "model", model)
 
     # -- work with breakdowns -----------------------------------------------------------------------
     def work(self, duration: float, phase: StationState) -> SimGen:
         """Spend ``duration`` seconds in ``phase``; a breakdown pauses the work until repaired."""
         remaining = duration
+        sim = self.sim
+        env = sim.env
         while remaining > _EPS:
             if self.fault:
                 yield self.repaired
                 continue
-            if self.sim.closed:
-                yield self.sim.shift_opened()
+            if sim.closed:
+                yield sim.shift_opened()
                 continue
-            self.set_phase(phase)
-            start = self.sim.env.now
-            self.proc = self.sim.env.active_process  # the process a breakdown interrupts
+            self.phase = phase
+            self.refresh()
+            start = env.now
+            self.proc = env.active_process  # the process a breakdown interrupts
             self.working = True
             try:
-                yield self.sim.env.timeout(remaining)
+                yield env.timeout(remaining)
                 remaining = 0.0
             except simpy.Interrupt:
-                remaining -= self.sim.env.now - start
+                remaining -= env.now - start
             finally:
                 self.working = False
 
@@ -273,6 +292,8 @@ class Unit:
         """Count a processed car and publish the counter and the measured cycle time."""
         self.part_count += 1
         self.cycle_time_s = cycle_s
+        if self.sim.on_change is None:
+            return
         self.sim.publish(self.eq.id, "part_count", self.part_count)
         self.sim.publish(self.eq.id, "cycle_time_s", round(cycle_s, 3))
 
@@ -390,6 +411,26 @@ class Group:
                 yield self.wait_work()
 
 
+class Fifo:
+    """The place between two flow stations: one producer, one consumer, so at most one of each waits.
+
+    Lighter than a ``simpy.Store``: a station takes a car that is there, or puts one where there is room,
+    without an event; only a station that must wait yields one (woken by the other side).
+    """
+
+    __slots__ = ("capacity", "getter", "items", "putter")
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.items: deque[Part] = deque()
+        self.getter: simpy.Event | None = None  # the consumer waiting for a car
+        self.putter: simpy.Event | None = None  # the producer waiting for room
+
+    def full(self) -> bool:
+        """No room for another car."""
+        return len(self.items) >= self.capacity
+
+
 class FlowLine(Group):
     """A flow line: stations in order, FIFOs between them, cars released from one sequence."""
 
@@ -400,7 +441,7 @@ class FlowLine(Group):
         station_ids = {e.id for e in stations}
         self.stations = [sim.add_unit(e, self) for e in stations]
         # The FIFO after each station: capacity of the buffers configured before the next station.
-        self.fifos: list[simpy.Store] = []
+        self.fifos: list[Fifo] = []
         self.buffer_units: list[Unit | None] = []
         self.passive: list[Unit] = []
         pending_cap = 0
@@ -410,7 +451,7 @@ class FlowLine(Group):
             if e.id in station_ids:
                 if seen_station:
                     cap = pending_cap or sim.options.handover_capacity
-                    self.fifos.append(simpy.Store(env, capacity=cap))
+                    self.fifos.append(Fifo(cap))
                     self.buffer_units.append(pending_buf)
                 seen_station = True
                 pending_cap, pending_buf = 0, None
@@ -423,6 +464,7 @@ class FlowLine(Group):
                 self.passive.append(u)
             else:  # conveyors and AGVs of a flow line mirror the line's activity
                 self.passive.append(sim.add_unit(e, self))
+        self._movers = [p for p in self.passive if p.eq.type != EquipmentType.BUFFER]
         for i, u in enumerate(self.stations):
             u.proc = env.process(self._station(i, u))
 
@@ -434,7 +476,8 @@ class FlowLine(Group):
         fifo = self.fifos[i]
         level = len(fifo.items)
         b.level = level
-        self.sim.publish(b.eq.id, "level", level)
+        if self.sim.on_change is not None:
+            self.sim.publish(b.eq.id, "level", level)
         if level == 0:
             b.set_phase(StationState.STARVED)
         elif level >= fifo.capacity:
@@ -443,39 +486,58 @@ class FlowLine(Group):
             b.set_phase(StationState.RUNNING)
 
     def _station(self, i: int, u: Unit) -> SimGen:
+        sim, env = self.sim, self.sim.env
         last = i == len(self.stations) - 1
+        inbox = self.fifos[i - 1] if i > 0 else None
+        out = None if last else self.fifos[i]
+        cycles: dict[str, float] = {}  # model -> nominal cycle here (filled on first use)
         while True:
-            if i == 0:
+            if inbox is None:
                 part = yield from self.wait_for_lot([self.id], u)
             else:
-                fifo = self.fifos[i - 1]
-                if not fifo.items:
+                if not inbox.items:
                     u.set_phase(StationState.STARVED)
-                part = yield fifo.get()
+                    inbox.getter = env.event()
+                    yield inbox.getter
+                part = inbox.items.popleft()
+                if inbox.putter is not None:  # the upstream station was blocked on this place
+                    ev, inbox.putter = inbox.putter, None
+                    ev.succeed()
                 self.level_changed(i - 1)
-            yield from self.sim.process_part(u, part, self.id)
-            if last:
+            nominal = cycles.get(part.model)
+            if nominal is None:
+                nominal = cycles[part.model] = sim.cycle_s(u.eq, part.model, self.id)
+            if nominal > 0:
+                yield from sim.process_stage(u, part, nominal)
+            if out is None:
                 u.set_phase(StationState.STARVED)
                 self.complete(part)
             else:
-                out = self.fifos[i]
-                if len(out.items) >= out.capacity:
+                if out.full():
                     u.set_phase(StationState.BLOCKED)
-                yield out.put(part)
+                    out.putter = env.event()
+                    yield out.putter
+                out.items.append(part)
+                if out.getter is not None:  # the downstream station was starved
+                    ev, out.getter = out.getter, None
+                    ev.succeed()
                 self.level_changed(i)
-                u.set_phase(StationState.STARVED)
-            self._refresh_passive()
+                # Starved only if the next car is not there: set when waiting (above), so a busy station
+                # does not flicker Running -> Starved -> Running within one instant.
+                if inbox is not None and not inbox.items:
+                    u.set_phase(StationState.STARVED)
+            if self._movers:
+                self._refresh_passive()
 
     def _refresh_passive(self) -> None:
         active = self.has_work()
-        for p in self.passive:
-            if p.eq.type != EquipmentType.BUFFER:
-                p.set_phase(StationState.RUNNING if active else StationState.IDLE)
+        for p in self._movers:
+            p.set_phase(StationState.RUNNING if active else StationState.IDLE)
 
     def refresh_all(self) -> None:
         """Also refresh conveyors' activity."""
         super().refresh_all()
-        if hasattr(self, "passive"):
+        if hasattr(self, "_movers"):
             self._refresh_passive()
 
 

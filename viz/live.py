@@ -57,10 +57,17 @@ class LiveState:
     _counted: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        # Operations that finish a car: the last step of some model's routing.
+        final_ops = {m.routing[-1].operation for m in self.plant.models}
         for line in self.plant.lines:
-            proc = [e.id for e in line.equipment if e.type in PROCESSING_TYPES]
-            # A flow line finishes a car at its last processing station; a cell block in any cell.
-            self._counted[line.id] = proc if line.kind.value == "cells" else proc[-1:]
+            proc = [e for e in line.equipment if e.type in PROCESSING_TYPES]
+            if line.kind.value == "cells":
+                # A car visits one cell per stage, so only cells that can do a final step finish cars;
+                # counting every cell would count each car once per stage.
+                finishing = [e.id for e in proc if final_ops & set(e.operations)]
+                self._counted[line.id] = finishing or [e.id for e in proc]
+            else:  # a flow line finishes a car at its last processing station
+                self._counted[line.id] = [e.id for e in proc[-1:]]
             self._parts[line.id] = deque(maxlen=2000)
             for e in line.equipment:
                 self._line_of[e.id] = line.id

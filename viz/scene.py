@@ -296,41 +296,30 @@ class PlantScene:
         self.reset_camera()
 
     def _add_legend(self) -> None:
-        # Own legend: vtkLegendBoxActor draws the text in the entry colour, unreadable for pale ones.
-        entries = legend_entries()
-        top, step, x0, w = 0.965, 0.032, 0.835, 0.011
-        pts, quads, colours = [], [], []
-        for k, (name, rgb) in enumerate(entries):
-            y = top - (k + 1) * step
-            pts += [[x0, y, 0], [x0 + w, y, 0], [x0 + w, y + w * 1.6, 0], [x0, y + w * 1.6, 0]]
-            quads.append([4, 4 * k, 4 * k + 1, 4 * k + 2, 4 * k + 3])
-            colours.append(rgb)
-            label = self.plotter.add_text(
-                name, position=(x0 + 0.018, y - 0.004), viewport=True, font_size=10,
-                color=hex_color(TEXT_RGB), name=f"legend-{k}",
-            )  # fmt: skip
-            label.GetTextProperty().SetShadow(False)
-        self.plotter.add_text(
-            "station state", position=(x0, top - 0.006), viewport=True, font_size=10,
-            color=hex_color(TEXT_RGB), name="legend-title",
-        )  # fmt: skip
+        # Own legend: vtkLegendBoxActor draws the text in the entry colour, unreadable for pale ones. It is
+        # anchored to the right edge (text right-aligned, chips right of it) so it fits any window width.
+        rows: list[tuple[str, RGB | None]] = [("station state", None), *legend_entries()]
         if self._models:
-            y = top - (len(entries) + 1.6) * step
-            self.plotter.add_text(
-                "car model (on station)", position=(x0, y), viewport=True, font_size=10,
-                color=hex_color(TEXT_RGB), name="legend-models",
-            )  # fmt: skip
-            for j, model in enumerate(self._models[:6]):
-                k = len(entries) + j
-                y = top - (k + 2.6) * step
-                pts += [[x0, y, 0], [x0 + w, y, 0], [x0 + w, y + w * 1.6, 0], [x0, y + w * 1.6, 0]]
-                quads.append([4, 4 * k, 4 * k + 1, 4 * k + 2, 4 * k + 3])
-                colours.append(model_rgb(model, self._models))
+            rows += [("", None), ("car model", None)]
+            rows += [(m, model_rgb(m, self._models)) for m in self._models[:6]]
+        top, step, x0, w = 0.965, 0.032, 0.982, 0.011
+        pts: list[list[float]] = []
+        quads: list[list[int]] = []
+        colours: list[RGB] = []
+        for k, (name, rgb) in enumerate(rows):
+            y = top - k * step
+            if name:
                 label = self.plotter.add_text(
-                    model, position=(x0 + 0.018, y - 0.004), viewport=True, font_size=10,
-                    color=hex_color(TEXT_RGB), name=f"legend-model-{j}",
+                    name, position=(x0 - 0.007 if rgb else x0 + w, y - 0.004), viewport=True, font_size=10,
+                    color=hex_color(TEXT_RGB), name=f"legend-{k}",
                 )  # fmt: skip
                 label.GetTextProperty().SetShadow(False)
+                label.GetTextProperty().SetJustificationToRight()
+            if rgb is not None:
+                c = len(quads)
+                pts += [[x0, y, 0], [x0 + w, y, 0], [x0 + w, y + w * 1.6, 0], [x0, y + w * 1.6, 0]]
+                quads.append([4, 4 * c, 4 * c + 1, 4 * c + 2, 4 * c + 3])
+                colours.append(rgb)
         chips = pv.PolyData(np.array(pts, dtype=float), faces=np.hstack(quads))
         chips.cell_data["rgb"] = np.array(colours, dtype=np.uint8)
         coord = vtkCoordinate()

@@ -99,6 +99,26 @@ class WebViewer:
         with urllib.request.urlopen(self.url + "positions", timeout=10) as resp:
             return dict(json.loads(resp.read()))
 
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        """Block until the viewer answers HTTP; on failure stop it and raise :class:`WebViewerError`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                tail = _tail(self.log_path)
+                self.stop()
+                raise WebViewerError(f"the web viewer exited with code {self.process.returncode}: {tail}")
+            try:
+                with urllib.request.urlopen(self.url + "positions", timeout=2) as resp:
+                    if resp.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                tail = _tail(self.log_path)
+                self.stop()
+                raise WebViewerError(f"the web viewer did not start within {timeout:.0f} s: {tail}")
+            time.sleep(0.2)
+
     def alive(self) -> bool:
         """True while the server process runs."""
         return self.process.poll() is None
@@ -133,11 +153,14 @@ def start_web_viewer(
     line: str | None = None,
     redis_url: str | None = None,
     ready_timeout: float = 90.0,
+    wait: bool = True,
 ) -> WebViewer:
     """Start the web viewer of ``store``'s plant on ``host:port`` (0: a free port); returns once it serves.
 
     Returns a :class:`WebViewer` with ``.url`` (``http://host:port/``) and ``.stop()``. ``redis_url``
-    overrides the Redis the child connects to (default: the one ``store`` uses). Raises
+    overrides the Redis the child connects to (default: the one ``store`` uses). The plant must be loaded.
+    Starting takes a few seconds (the child imports vtk and trame): from async code, pass ``wait=False``
+    (returns at once; the page answers when ready) or call it through ``asyncio.to_thread``. Raises
     :class:`WebViewerError` (with the server's last log lines) if it does not come up in ``ready_timeout``.
     """
     url = redis_url or store_url(store)
@@ -156,23 +179,9 @@ def start_web_viewer(
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     viewer = WebViewer(f"http://{host}:{port}/", host, port, proc, log)
-    deadline = time.monotonic() + ready_timeout
-    while True:
-        if proc.poll() is not None:
-            tail = _tail(log)
-            viewer.stop()
-            raise WebViewerError(f"the web viewer exited with code {proc.returncode}: {tail}")
-        try:
-            with urllib.request.urlopen(viewer.url + "positions", timeout=2) as resp:
-                if resp.status == 200:
-                    return viewer
-        except (urllib.error.URLError, OSError):
-            pass
-        if time.monotonic() > deadline:
-            tail = _tail(log)
-            viewer.stop()
-            raise WebViewerError(f"the web viewer did not start within {ready_timeout:.0f} s: {tail}")
-        time.sleep(0.2)
+    if wait:
+        viewer.wait_ready(ready_timeout)
+    return viewer
 
 
 def _tail(log: Path, lines: int = 5) -> str:

@@ -121,6 +121,9 @@ async def make_client(url: str, sec: ClientSecurity | None = None, *, timeout: f
     client = Client(url, timeout=timeout, watchdog_intervall=max(5.0, timeout))
     client.application_uri = CLIENT_APP_URI
     client.name = client.description = "sdf-twin adapter"
+    # Publish requests keep a live session alive; a dead client's session (we always reconnect with a fresh
+    # one) is dropped by the server after 2 minutes instead of asyncua's default hour.
+    client.session_timeout = 120_000
     if sec is None:
         return client
     client.application_uri = sec.app_uri

@@ -69,6 +69,7 @@ async def run_adapter(
     return adapter, asyncio.create_task(adapter.run()), astore
 
 
+@pytest.mark.slow  # ~30-50 s on a shared machine; the SIGSTOP test below covers recovery in quick runs
 @pytest.mark.timeout(170)
 async def test_five_kill_restart_cycles_recover(store: TwinStore, mini_plant: Plant) -> None:
     port = free_port()

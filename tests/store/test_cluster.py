@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.cluster_util import LocalCluster
+from tests.conftest import MINI_PLANT
 from twin.errors import StoreError, ValidationError
 from twin.model import Plan, PlanAssignment, Plant
 from twin.store import AsyncTwinStore, Keys, TwinStore
 from twin.store.cluster import is_cluster_url, split_cluster_url
+
+TWIN = str(Path(sys.executable).with_name("twin"))
 
 
 @pytest.fixture
@@ -138,3 +146,17 @@ async def test_async_store_on_both_backends(redis_url: str, mini_plant: Plant) -
     finally:
         await astore.close()
         sync.client.close()
+
+
+def test_cli_load_and_status_on_both_backends(redis_url: str) -> None:
+    """The `twin` commands take a cluster URL (`redis+cluster://`) like any other Redis URL."""
+    env = {**os.environ, "REDIS_URL": redis_url}
+    load = subprocess.run(
+        [TWIN, "load", "--config", str(MINI_PLANT)], env=env, capture_output=True, text=True
+    )
+    assert load.returncode == 0, load.stderr
+    status = subprocess.run([TWIN, "status", "--json"], env=env, capture_output=True, text=True)
+    assert status.returncode == 0, status.stderr
+    rows = json.loads(status.stdout)["equipment"]
+    assert len(rows) == 10 and {r["quality"] for r in rows} == {"stale"}  # loaded, no live data yet
+    assert TwinStore.from_url(redis_url).ping()

@@ -44,3 +44,19 @@ def test_live_state_quality_throughput_alarms(mini_plant: Plant) -> None:
     assert live.state_name("L1-WELD") == "Fault (stale)"
     text = describe(live, "L1-WELD")
     assert text.startswith("L1-WELD  (L1)") and "stale" in text
+
+
+def test_cell_block_counts_a_car_once_not_once_per_stage() -> None:
+    from tests.conftest import DEMO_PLANT
+    from twin.config import load_plant
+
+    plant = load_plant(DEMO_PLANT)
+    live = LiveState(plant)
+    cells = next(line for line in plant.lines if line.kind.value == "cells")
+    final_ops = {m.routing[-1].operation for m in plant.models}
+    finishing = {e.id for e in cells.equipment if final_ops & set(e.operations)}
+    staged = {e.id for e in cells.equipment if e.type.value == "cell"} - finishing
+    assert finishing and staged  # the demo block has specialised stage cells
+    t = 1000.0
+    live.apply([(eq, "part_count", 10, "good", t) for eq in finishing | staged])
+    assert live.line_parts(cells.id) == 10 * len(finishing)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -102,7 +102,7 @@ class ApiContext:
         return self.store.append_audit(who.name, action, {"role": who.role.label, **detail}, result)
 
 
-def get_ctx(request: Request) -> ApiContext:
+async def get_ctx(request: Request) -> ApiContext:
     """The app's context."""
     ctx: ApiContext = request.app.state.ctx
     return ctx
@@ -127,11 +127,13 @@ def authenticate(ctx: ApiContext, token: str | None, need: Role) -> Principal:
     return who
 
 
-def require(need: Role) -> Callable[..., Principal]:
-    """A dependency that admits tokens with at least role ``need``."""
+def require(need: Role) -> Callable[..., Awaitable[Principal]]:
+    """A dependency that admits tokens with at least role ``need`` (async: no worker-thread hop)."""
 
-    def dep(request: Request, cred: HTTPAuthorizationCredentials | None = Security(bearer)) -> Principal:
-        return authenticate(get_ctx(request), cred.credentials if cred else None, need)
+    async def dep(
+        request: Request, cred: HTTPAuthorizationCredentials | None = Security(bearer)
+    ) -> Principal:
+        return authenticate(request.app.state.ctx, cred.credentials if cred else None, need)
 
     dep.__name__ = f"require_{need.label}"
     return dep
@@ -142,7 +144,7 @@ scheduler = require(Role.SCHEDULER)
 admin = require(Role.ADMIN)
 
 
-def page_params(
+async def page_params(
     limit: int = Query(100, ge=1, le=1000, description="items per page"),
     offset: int = Query(0, ge=0, le=10_000_000, description="items to skip"),
 ) -> tuple[int, int]:

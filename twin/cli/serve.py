@@ -55,7 +55,10 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     port: int = typer.Option(8000, "--port", help="HTTP port of the API."),
     tokens: Path = typer.Option(
-        None, "--tokens", envvar=ENV_TOKENS_FILE, help="Tokens file: '<sha256> <role> [name]' per line."
+        None,
+        "--tokens",
+        envvar=ENV_TOKENS_FILE,
+        help="Tokens file: '<sha256> <role> <name>' per line (name optional).",
     ),
     tokens_env: str = typer.Option(None, hidden=True, envvar=ENV_TOKENS),
     viewer: bool = typer.Option(

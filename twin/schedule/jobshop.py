@@ -313,7 +313,7 @@ def _neighbourhood(
     chosen: set[OpId] = set()
     if kind == "window":
         order = sorted(movable, key=lambda k: (inc.ops[k].start, k))
-        # Bias windows towards the end, where the makespan is decided, half of the time.
+        # Bias windows towards the end, where the makespan is decided, 30 % of the time.
         first = rng.randrange(0, len(order) - size + 1)
         if rng.random() < 0.3:
             first = len(order) - size

@@ -12,7 +12,7 @@ from twin.kpi import Kpi, KpiReport, compute_kpis
 router = APIRouter(prefix="/api/v1/kpi", tags=["kpi"], dependencies=[Depends(viewer)])
 
 
-def _window(
+async def _window(
     window_s: float = Query(3600.0, gt=0, le=7 * 86400, description="window length ending at `end`"),
     end: float | None = Query(None, ge=1, le=1e11, description="window end (epoch s; default now)"),
     start: float | None = Query(None, ge=0, le=1e11, description="window start (overrides window_s)"),
