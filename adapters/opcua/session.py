@@ -230,8 +230,10 @@ class EndpointAdapter:
 
 async def _hard_close(client: Client, timeout: float = 1.0) -> None:
     """Disconnect politely if the peer answers quickly, otherwise drop the socket and stop its tasks."""
-    with contextlib.suppress(Exception):  # a dead or stalled server: fall through to the hard close
-        await asyncio.wait_for(client.disconnect(), timeout)
+    protocol = getattr(client.uaclient, "protocol", None)
+    if protocol is not None and getattr(protocol.state, "name", "") != "CLOSED":
+        with contextlib.suppress(Exception):  # a dead or stalled server: fall through to the hard close
+            await asyncio.wait_for(client.disconnect(), timeout)
     with contextlib.suppress(Exception):
         client.disconnect_socket()
     tasks: list[Any] = [

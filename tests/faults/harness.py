@@ -129,41 +129,12 @@ class PlcServer(Proc):
             workdir / f"plc-{line}.out",
         )  # fmt: skip
         self.port = port
-        self._before = self._spares = 0
 
     def start_ready(self, timeout: float = 30) -> PlcServer:
         before = self.output().count("READY")
         self.start()
         wait_for(f"PLC server on {self.port}", lambda: self.output().count("READY") > before or self._dead(),
                  timeout)  # fmt: skip
-        if not self.alive():
-            raise AssertionError(f"PLC server died: {self.output()[-2000:]}")
-        return self
-
-    def prestart(self) -> PlcServer:
-        """Start a warm spare process (imports done) that serves only after :meth:`go`."""
-        self.args = [*self.args, "--wait-go"]
-        self._before = self.output().count("READY")
-        self._spares = self.output().count("SPARE")
-        return self.start(stdin=subprocess.PIPE)  # type: ignore[return-value]
-
-    def wait_spare(self, timeout: float = 30) -> PlcServer:
-        """Wait until a warm spare has done its imports."""
-        n = self._spares
-        wait_for("a warm spare PLC", lambda: self.output().count("SPARE") > n or self._dead(), timeout)
-        return self
-
-    def go(self, timeout: float = 30) -> PlcServer:
-        """Let a warm spare serve, and wait until it does."""
-        assert self.proc is not None and self.proc.stdin is not None
-        self.proc.stdin.write(b"go\n")
-        self.proc.stdin.flush()
-        before = self._before
-        wait_for(
-            f"PLC server on {self.port}",
-            lambda: self.output().count("READY") > before or self._dead(),
-            timeout,
-        )
         if not self.alive():
             raise AssertionError(f"PLC server died: {self.output()[-2000:]}")
         return self
@@ -180,6 +151,58 @@ class PlcServer(Proc):
                 if len(p) == 4:
                     out.append((float(p[0]), p[1], p[2], p[3]))
         return out
+
+
+class PlcZygote(PlcServer):
+    """A pre-imported parent that forks a new PLC server process on demand (``--zygote``)."""
+
+    def __init__(self, plant: Path, line: str, port: int, workdir: Path, period: float = 0.3) -> None:
+        super().__init__(plant, line, port, workdir, period)
+        self.args = [*self.args, "--zygote"]
+        self.log = workdir / f"zygote-{line}.out"
+
+    def start_zygote(self, timeout: float = 60) -> PlcZygote:
+        self.start(stdin=subprocess.PIPE)
+        wait_for("the PLC zygote", lambda: "ZYGOTE" in self.output() or self._dead(), timeout)
+        return self
+
+    def fork(self, timeout: float = 30) -> ForkedPlc:
+        """A new server process serving on the port (waits until it serves)."""
+        assert self.proc is not None and self.proc.stdin is not None
+        ready = self.output().count("READY")
+        children = self.output().count("CHILD ")
+        self.proc.stdin.write(b"fork\n")
+        self.proc.stdin.flush()
+        wait_for("a forked PLC", lambda: self.output().count("CHILD ") > children or self._dead(), timeout)
+        pid = int(self.output().split("CHILD ")[children + 1].split()[0])
+        wait_for(f"PLC server on {self.port}", lambda: self.output().count("READY") > ready, timeout)
+        return ForkedPlc(pid, self.port, self.values_log)
+
+
+class ForkedPlc:
+    """A PLC server process forked by :class:`PlcZygote` (not our child: handled by pid)."""
+
+    def __init__(self, pid: int, port: int, values_log: Path) -> None:
+        self.pid = pid
+        self.port = port
+        self.values_log = values_log
+
+    def alive(self) -> bool:
+        try:
+            return bool(psutil.Process(self.pid).status() != psutil.STATUS_ZOMBIE)
+        except psutil.NoSuchProcess:
+            return False
+
+    def signal(self, sig: int) -> None:
+        os.kill(self.pid, sig)
+
+    def kill9(self) -> None:
+        if self.alive():
+            self.signal(signal.SIGKILL)
+            wait_for(f"PLC {self.pid} gone", lambda: not self.alive(), 10, tick=0.01)
+
+    def close(self) -> None:
+        self.kill9()
 
 
 def free_ports(n: int) -> list[int]:

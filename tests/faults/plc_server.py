@@ -52,10 +52,6 @@ def resume_counts(log: Path) -> dict[str, int]:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    if args.wait_go:  # a warm spare: imported and ready, serves when told (restart = a new process)
-        print("SPARE", flush=True)
-        if not await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline):
-            return  # EOF: the test that made this spare is gone
     plant = load_plant(args.plant)
     line = next(li for li in plant.lines if li.id == args.line)
     server = Server()
@@ -114,10 +110,37 @@ def main() -> None:
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--log", type=Path, required=True)
     p.add_argument("--period", type=float, default=0.3)
-    p.add_argument("--wait-go", action="store_true", help="start serving after a line on stdin")
+    p.add_argument("--zygote", action="store_true", help="fork a new server process per 'fork' line on stdin")
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(serve(args))
+    if args.zygote:
+        zygote(args)
+    else:
+        asyncio.run(serve(args))
+
+
+def zygote(args: argparse.Namespace) -> None:
+    """Imports done once; every ``fork`` line on stdin forks a fresh server process (a PLC restart that
+    costs no interpreter start-up). Prints ``CHILD <pid>``; children are reaped automatically; on EOF
+    (the test is gone) every child is killed."""
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # auto-reap killed children
+    children: list[int] = []
+    print("ZYGOTE", flush=True)
+    for line in sys.stdin:
+        if line.strip() != "fork":
+            continue
+        pid = os.fork()
+        if pid == 0:  # the child: a brand-new server process
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            try:
+                asyncio.run(serve(args))
+            finally:
+                os._exit(0)
+        children.append(pid)
+        print(f"CHILD {pid}", flush=True)
+    for pid in children:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 if __name__ == "__main__":

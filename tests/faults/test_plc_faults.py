@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tests.faults.conftest import Rig
-from tests.faults.harness import PlcServer, record, summary, wait_for
+from tests.faults.harness import ForkedPlc, PlcServer, PlcZygote, record, summary, wait_for
 
 #: Memory the adapter may gain over 20 restart cycles (after a warm-up cycle): a leak of one client,
 #: subscription or task set per cycle would exceed it; allocator noise does not.
@@ -22,16 +22,15 @@ CYCLES = int(os.environ.get("SDF_FAULT_CYCLES", "20"))
 def test_twenty_kill9_restart_cycles_recover(rig: Rig) -> None:
     adapter = rig.start_adapter()
     rig.wait_good()
-    plc = rig.plcs["L1"]
+    plc: PlcServer | ForkedPlc = rig.plcs["L1"]
     stale_s: list[float] = []
     recover_s: list[float] = []
     rss: list[float] = []
-    # Each restart is a new server process; it is started ahead as a warm spare (imports done, not yet
-    # serving) so that the recovery time measures the adapter's reconnect, not Python's start-up.
-    spare = PlcServer(rig.plant_file, "L1", plc.port, rig.workdir).prestart()
+    # Each restart is a new server process, forked from a pre-imported parent so that the recovery
+    # time measures the adapter's reconnect, not Python's start-up.
+    zygote = PlcZygote(rig.plant_file, "L1", plc.port, rig.workdir).start_zygote()
+    rig.extra.append(zygote)
     for cycle in range(CYCLES):
-        rig.extra.append(spare)
-        spare.wait_spare()
         before = rig.counts()
         plc.kill9()
         t_kill = time.monotonic()
@@ -40,9 +39,8 @@ def test_twenty_kill9_restart_cycles_recover(rig: Rig) -> None:
         kept = rig.counts()
         assert all(kept[k] >= before[k] > 0 for k in before), (before, kept)  # stale keeps the last value
         before = kept
-        plc = rig.plcs["L1"] = spare.go()
+        plc = zygote.fork()
         t_up = time.monotonic()
-        spare = PlcServer(rig.plant_file, "L1", plc.port, rig.workdir).prestart()
         rig.wait_good(newer_than=before)  # re-synced: newer values than before the kill, marks cleared
         recover_s.append(time.monotonic() - t_up)
         assert adapter.alive(), f"adapter died in cycle {cycle}: {adapter.output()[-2000:]}"
@@ -64,7 +62,7 @@ def test_twenty_kill9_restart_cycles_recover(rig: Rig) -> None:
     assert "Task exception was never retrieved" not in adapter.output()
     assert growth < RSS_GROWTH_BOUND_MB, f"adapter RSS grew {growth:.1f} MB over {CYCLES} cycles: {rss}"
     assert adapter.terminate() == 0
-    rig.extra.append(spare)
+    plc.close()
 
 
 @pytest.mark.timeout(120)

@@ -227,3 +227,30 @@ def test_fault_moves_work_off_the_broken_line(mini_plant: Plant) -> None:
     assert res.baseline_score is not None and res.score.total <= res.baseline_score.total
     assert res.plan.kpis["unmet"] <= res.baseline_score.unmet_cars
     assert validate(res.problem, res.schedule) == []
+
+
+SIGINT_AFTER_SOLVE = """
+import os, signal, time
+from tests.schedule.test_replan import generated_problem
+from twin.schedule.plantmodel import solve
+caught = []
+signal.signal(signal.SIGINT, lambda s, f: caught.append(s))
+solve(generated_problem(3), time_limit_s=2.0, workers=2, seed=1)
+os.kill(os.getpid(), signal.SIGINT)
+time.sleep(0.2)
+print("caught" if caught else "missed")
+"""
+
+
+def test_ctrl_c_after_a_solve_reaches_the_callers_handler() -> None:
+    # CP-SAT swaps the C-level SIGINT handler and leaves SIG_DFL behind unless told not to catch SIGINT:
+    # a service's next Ctrl-C would then kill it instead of stopping it cleanly.
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", SIGINT_AFTER_SOLVE], capture_output=True, text=True, timeout=120, cwd=root
+    )
+    assert out.returncode == 0 and out.stdout.strip() == "caught", (out.returncode, out.stderr[-500:])

@@ -408,6 +408,9 @@ def solve(
     prm.num_workers = max(1, workers)
     prm.random_seed = seed
     prm.relative_gap_limit = gap_limit
+    # CP-SAT otherwise installs its own SIGINT handler and leaves SIG_DFL behind after each solve, so the
+    # next Ctrl-C would kill a long-running service (`twin serve`, `twin replanner`) instead of stopping it.
+    prm.catch_sigint_signal = False
     if deterministic:
         prm.interleave_search = True
         prm.max_deterministic_time = max(0.05, time_limit_s)
