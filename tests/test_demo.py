@@ -210,6 +210,32 @@ def test_demo_mirrors_live_states_through_opcua(demo_run: DemoRun) -> None:
     assert counted, "no station finished a car"
 
 
+@pytest.mark.timeout(300)
+def test_replan_from_another_shell_dispatches_to_the_demo_plcs(demo_run: DemoRun) -> None:
+    # The demo's PLCs serve on free ports, not the config's: the twin must say where they are, or a
+    # `twin replan` from a second shell (the README's quick tour) dispatches to nothing.
+    from twin.store import TwinStore
+
+    store = TwinStore.from_url(demo_run.redis_url, demo_run.plant.id)
+    try:
+        stored = {ln.id: ln.opcua.endpoint if ln.opcua else None for ln in store.plant().lines}
+    finally:
+        store.client.close()
+    assert stored == {ln.id: url for ln, url in zip(demo_run.plant.lines, demo_run.endpoints, strict=True)}
+    out = subprocess.run(
+        [TWIN, "--redis-url", demo_run.redis_url, "replan", "--no-check", "--time-limit", "1", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["stored"], doc
+    statuses = {line: (r.get("status") if isinstance(r, dict) else r) for line, r in doc["dispatch"].items()}
+    assert statuses == {ln.id: "accepted" for ln in demo_run.plant.lines}, doc["dispatch"]
+
+
 @pytest.mark.timeout(200)
 def test_demo_ctrl_c_stops_everything(demo_run: DemoRun) -> None:
     demo_run.proc.interrupt()  # what a terminal's Ctrl-C does: SIGINT to the whole process group

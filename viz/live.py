@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from twin.model import PROCESSING_TYPES, EquipmentType, Plant
+from twin.model import PROCESSING_TYPES, EquipmentType, Plant, StationState
 from twin.store import Change, TwinStore
 from viz.palette import NOT_LIVE, parse_state
 
@@ -138,6 +138,10 @@ class LiveState:
         if st is not None:  # one bad reading (say a NaN power value) does not grey out a station
             return "stale" if st[1] in NOT_LIVE else st[1]
         return "stale" if any(q in NOT_LIVE for _v, q, _t in tags.values()) else "good"
+
+    def parsed_state(self, eq: str) -> StationState | None:
+        """The state tag as a :class:`StationState` (None if missing or unknown)."""
+        return parse_state(self.tag(eq, "state"))
 
     def state_name(self, eq: str) -> str:
         """The state as a word for tables and the HUD (``stale``/``-`` when not live)."""

@@ -38,7 +38,6 @@ from viz.palette import (
     hex_color,
     legend_entries,
     model_rgb,
-    parse_state,
     state_rgb,
 )
 
@@ -63,6 +62,13 @@ _AMBIENT, _DIFFUSE = 0.62, 0.42
 HUD_EVERY_S = 1.0
 #: States in which a station holds a car (a part marker is shown on it).
 _HOLDS_PART = frozenset({"Running", "Blocked", "Fault", "Changeover"})
+#: Frames a car takes to travel from a station to the next equipment (4 fps in the browser: ~1.5 s).
+TRAVEL_FRAMES = 6
+#: Most cars shown travelling at once (the oldest is recycled when more start).
+MAX_TRAVELLERS = 48
+#: Size (m) of a travelling car marker and the height it rides at (on top of a conveyor belt).
+_CAR = np.array([4.0, 1.8, 1.2])
+_RIDE_Z = 0.45
 
 
 def box_points(base: FloatArray, size: FloatArray, yaw_deg: FloatArray) -> FloatArray:
@@ -216,6 +222,7 @@ class PlantScene:
         self.slots: dict[str, Slot] = {}
         self._hud_actor: Any = None
         self._hud_at = -1e18
+        self._hud_text = ""
         self._build(labels=labels, max_station_labels=max_station_labels, hud=hud, legend=legend)
 
     # ------------------------------------------------------------------ building
@@ -256,6 +263,17 @@ class PlantScene:
         self._fill_off = boxes.add(fill_base, colsz, yaw[self._buf_idx], FILL_RGB)
         self._fill_base_z = fill_base[:, 2]
         self._fill_max_h = np.maximum(size[self._buf_idx, 2], 1.0)
+        # Travelling cars: a pool of collapsed boxes, moved along a belt / AGV aisle for a few frames when a
+        # station's part counter goes up (a car left it). Only their points move; nothing is rebuilt.
+        self._next_of = self._downstream()
+        nt = min(MAX_TRAVELLERS, len(self._next_of))
+        self._trav_off = boxes.add(np.zeros((nt, 3)), np.tile(_CAR, (nt, 1)), np.zeros(nt), STALE_RGB)
+        self._trav_n = nt
+        self._trav_step = np.full(nt, -1, dtype=int)  # -1: idle; else frames travelled so far
+        self._trav_path = np.zeros((nt, 3, 3))  # start, corner, end of each route (an L: x then y)
+        self._trav_from: list[str | None] = [None] * nt
+        self._trav_next = 0
+        self._last_count: dict[str, float] = {}
         for base, sz, yw, rgb in self._conveyors_and_aisles():
             boxes.add(base, sz, yw, rgb)
 
@@ -264,7 +282,8 @@ class PlantScene:
         self._cell_owner = np.repeat(np.arange(len(self._box_rgb)), FACES)
         self._shades = face_shades(boxes.yaw)
         self.mesh.cell_data["rgb"] = shade(self._box_rgb[self._cell_owner], self._shades)
-        p.add_mesh(self.mesh, scalars="rgb", rgb=True, lighting=False, name="equipment")
+        # Back faces are never seen on closed boxes: culling them saves ~20-35% of the fill in software GL.
+        p.add_mesh(self.mesh, scalars="rgb", rgb=True, lighting=False, culling="back", name="equipment")
         self._rgb_vtk = self.mesh.GetCellData().GetArray("rgb")
         self._rgb_view = np.asarray(self.mesh.cell_data["rgb"])  # views on the VTK arrays
         self._pts = np.asarray(self.mesh.points)
@@ -273,6 +292,9 @@ class PlantScene:
         self._parts_full = self._pts[sl].copy()
         self._parts_hidden = np.repeat(car_base, 8, axis=0)
         self._pts[sl] = self._parts_hidden
+        ts = slice(8 * self._trav_off, 8 * (self._trav_off + nt))
+        self._trav_local = self._pts[ts].copy().reshape(nt, 8, 3)  # a car box at the origin, yaw 0
+        self._pts[ts] = 0.0  # collapsed (degenerate faces draw nothing)
 
         self._add_floor(pos, size)
         for i, e in enumerate(eq):
@@ -454,31 +476,51 @@ class PlantScene:
 
     # ------------------------------------------------------------------ live updates
     def apply(self, live: LiveState, dirty: set[str] | None = None, now: float | None = None) -> None:
-        """Recolour (in place) the equipment in ``dirty`` (all if None) and refresh markers, fills and HUD."""
-        ids = self.slots.keys() if dirty is None else (d for d in dirty if d in self.slots)
+        """Recolour (in place) the equipment in ``dirty`` (all if None) and refresh markers, fills and HUD.
+
+        Only the cells of boxes that changed are rewritten; each call also advances travelling cars by one
+        frame (see :attr:`animating`).
+        """
+        ids = list(self.slots) if dirty is None else [d for d in dirty if d in self.slots]
         moved = False
+        changed: list[int] = []  # boxes whose colour was rewritten
         for eq_id in ids:
             slot = self.slots[eq_id]
             i = slot.index
             q = live.quality(eq_id)
             state = live.tag(eq_id, "state")
             self._box_rgb[self._eq_off + i] = state_rgb(state, q)
+            changed.append(self._eq_off + i)
             k = self._proc_pos.get(i)
             if k is not None:
-                parsed = parse_state(state)
+                parsed = live.parsed_state(eq_id)
                 show = q not in (None, "stale", "bad") and parsed is not None and parsed.value in _HOLDS_PART
                 self._box_rgb[self._parts_off + k] = model_rgb(live.tag(eq_id, "model"), self._models)
+                changed.append(self._parts_off + k)
                 if show != self._parts_shown[k]:
                     self._parts_shown[k] = show
                     src = self._parts_full if show else self._parts_hidden
                     b = 8 * (self._parts_off + k)
                     self._pts[b : b + 8] = src[8 * k : 8 * k + 8]
                     moved = True
+                count = live.tag(eq_id, "part_count")
+                if isinstance(count, int | float) and not isinstance(count, bool):
+                    before = self._last_count.get(eq_id)
+                    self._last_count[eq_id] = float(count)
+                    if before is not None and count > before and eq_id in self._next_of:
+                        changed.append(self._start_travel(eq_id, live.tag(eq_id, "model")))
             kb = self._buf_pos.get(i)
             if kb is not None:
                 moved = self._set_fill(kb, slot.equipment.capacity or 1, live.tag(eq_id, "level")) or moved
-        self._rgb_view[:] = shade(self._box_rgb[self._cell_owner], self._shades)
-        self._rgb_vtk.Modified()
+        moved = self._advance_travellers() or moved
+        if dirty is None:
+            self._rgb_view[:] = shade(self._box_rgb[self._cell_owner], self._shades)
+            self._rgb_vtk.Modified()
+        elif changed:
+            # Fancy-indexed write of the changed boxes' cells only (FACES cells per box).
+            cells = (np.asarray(changed)[:, None] * FACES + np.arange(FACES)[None, :]).ravel()
+            self._rgb_view[cells] = shade(self._box_rgb[self._cell_owner[cells]], self._shades[cells])
+            self._rgb_vtk.Modified()
         if moved:
             self.mesh.GetPoints().Modified()
         t = now if now is not None else time.monotonic()
@@ -486,10 +528,106 @@ class PlantScene:
         if self._hud_actor is not None and (dirty is None or t - self._hud_at >= HUD_EVERY_S):
             self._hud_at = t
             text = hud_text(self, live, now)
-            if hasattr(self._hud_actor, "SetText"):  # a corner annotation: corner 2 is upper left
-                self._hud_actor.SetText(2, text)
-            else:
-                self._hud_actor.SetInput(text)
+            if text != self._hud_text:  # a new text means a new texture: skip it when nothing changed
+                self._hud_text = text
+                if hasattr(self._hud_actor, "SetText"):  # a corner annotation: corner 2 is upper left
+                    self._hud_actor.SetText(2, text)
+                else:
+                    self._hud_actor.SetInput(text)
+
+    # ------------------------------------------------------------------ travelling cars
+    def _downstream(self) -> dict[str, tuple[FloatArray, FloatArray, FloatArray]]:
+        """Route of a car leaving each processing station: (start, corner, end) on the floor.
+
+        Flow lines: along the belt to the next equipment (a straight route, the corner is the midpoint).
+        Cells: along the AGV aisle (out to the aisle of the AGV that serves the cell, then along it).
+        """
+        by_id = {e.id: e for e in self.equipment}
+        nxt: dict[str, str] = {}
+        for ln in self.lines:
+            if ln.kind != LineKind.CELLS:
+                for here, there in zip(ln.equipment[:-1], ln.equipment[1:], strict=True):
+                    nxt.setdefault(here.id, there.id)
+        agv_of: dict[str, Equipment] = {}
+        for edge in self.plant.edges:
+            a, b = by_id.get(edge.source), by_id.get(edge.target)
+            if a is None or b is None:
+                continue
+            if edge.kind == EdgeKind.FEEDS and b.type != EquipmentType.AGV:
+                nxt.setdefault(a.id, b.id)
+            elif edge.kind == EdgeKind.TRANSPORTS and a.type == EquipmentType.AGV:
+                agv_of.setdefault(b.id, a)
+        out: dict[str, tuple[FloatArray, FloatArray, FloatArray]] = {}
+        for e in self.equipment:
+            if e.type not in PROCESSING_TYPES:
+                continue
+            start = np.array([e.position.x, e.position.y, _RIDE_Z])
+            if e.id in nxt:
+                t = by_id[nxt[e.id]]
+                end = np.array([t.position.x, t.position.y, _RIDE_Z])
+                out[e.id] = (start, (start + end) / 2, end)
+            elif e.id in agv_of:
+                agv = agv_of[e.id]
+                corner = np.array([e.position.x, agv.position.y, _RIDE_Z])
+                out[e.id] = (start, corner, np.array([agv.position.x, agv.position.y, _RIDE_Z]))
+        return out
+
+    def _start_travel(self, eq_id: str, model: Any) -> int:
+        """Send a car marker from ``eq_id`` towards its next equipment; returns the marker's box index."""
+        k = self._trav_next
+        self._trav_next = (k + 1) % self._trav_n
+        self._trav_path[k] = self._next_of[eq_id]
+        self._trav_step[k] = 0
+        self._trav_from[k] = eq_id
+        self._box_rgb[self._trav_off + k] = model_rgb(model, self._models)
+        return self._trav_off + k
+
+    def _advance_travellers(self) -> bool:
+        """Move every travelling car one frame along its route (vectorised); True if any point moved."""
+        active = np.flatnonzero(self._trav_step >= 0)
+        if not len(active):
+            return False
+        frac = (self._trav_step[active] + 1) / (TRAVEL_FRAMES + 1)
+        path = self._trav_path[active]
+        leg1 = np.linalg.norm(path[:, 1] - path[:, 0], axis=1)
+        leg2 = np.linalg.norm(path[:, 2] - path[:, 1], axis=1)
+        total = np.maximum(leg1 + leg2, 1e-9)
+        d = frac * total
+        on1 = d <= leg1
+        u1 = np.where(on1, d / np.maximum(leg1, 1e-9), 1.0)[:, None]
+        u2 = np.where(on1, 0.0, (d - leg1) / np.maximum(leg2, 1e-9))[:, None]
+        pos = np.where(on1[:, None], path[:, 0] + u1 * (path[:, 1] - path[:, 0]),
+                       path[:, 1] + u2 * (path[:, 2] - path[:, 1]))  # fmt: skip
+        # Face along the leg it is on.
+        vec = np.where(on1[:, None], path[:, 1] - path[:, 0], path[:, 2] - path[:, 1])
+        yaw = np.arctan2(vec[:, 1], vec[:, 0])
+        c, s = np.cos(yaw)[:, None], np.sin(yaw)[:, None]
+        loc = self._trav_local[active]
+        pts = np.stack([loc[:, :, 0] * c - loc[:, :, 1] * s, loc[:, :, 0] * s + loc[:, :, 1] * c,
+                        loc[:, :, 2]], axis=2) + pos[:, None, :]  # fmt: skip
+        done = self._trav_step[active] + 1 >= TRAVEL_FRAMES
+        pts[done] = 0.0  # arrived: collapse
+        idx = (8 * (self._trav_off + active))[:, None] + np.arange(8)[None, :]
+        self._pts[idx.ravel()] = pts.reshape(-1, 3)
+        self._trav_step[active] += 1
+        self._trav_step[active[done]] = -1
+        for k in active[done]:
+            self._trav_from[int(k)] = None
+        return True
+
+    @property
+    def animating(self) -> bool:
+        """True while cars are travelling (a live view should keep rendering frames until it is False)."""
+        return bool((self._trav_step >= 0).any())
+
+    def travellers(self) -> list[tuple[str, tuple[float, float, float]]]:
+        """Cars on their way: ``(station they left, current centre)``, for tests and tools."""
+        out = []
+        for k in np.flatnonzero(self._trav_step >= 0):
+            b = 8 * (self._trav_off + int(k))
+            centre = self._pts[b : b + 8].mean(axis=0)
+            out.append((str(self._trav_from[int(k)]), (float(centre[0]), float(centre[1]), float(centre[2]))))
+        return out
 
     def _set_fill(self, k: int, capacity: int, level: Any) -> bool:
         """Move the top of buffer ``k``'s fill column to its level; True if it moved."""

@@ -44,6 +44,24 @@ def open_offscreen(width: int, height: int):  # type: ignore[no-untyped-def]
         ) from exc
 
 
+def grab_image(plotter: Any) -> Any:
+    """Render a frame and return it as an ``height x width x 3`` uint8 array (row 0 at the top).
+
+    Renders through the render window (pyvista's ``render()`` does nothing before a first ``show()``)
+    and reads the front buffer straight into numpy: ~1 ms at 1280x720, against ~7-13 ms for
+    ``plotter.screenshot(return_img=True)`` (an image filter, RGBA, then a flipped copy). The result is
+    a flipped view, not a copy.
+    """
+    import numpy as np
+    from vtkmodules.vtkCommonCore import vtkUnsignedCharArray
+
+    w, h = plotter.window_size
+    plotter.render_window.Render()
+    buf = vtkUnsignedCharArray()
+    plotter.render_window.GetPixelData(0, 0, w - 1, h - 1, 1, buf, 0)
+    return np.asarray(buf).reshape(h, w, 3)[::-1]
+
+
 class OffscreenView:
     """A live offscreen view of the twin: follows the change stream and renders frames on demand.
 
@@ -75,8 +93,7 @@ class OffscreenView:
         """Apply new changes, render, and return the image as a numpy array."""
         self.follower.poll(block_ms)
         self.scene.apply(self.live, self.live.take_dirty())
-        self.plotter.render()
-        return self.plotter.screenshot(return_img=True)
+        return grab_image(self.plotter)
 
     def save(self, out: Path) -> None:
         """Render the current state into a PNG file."""

@@ -296,8 +296,9 @@ def build_app(
                 print("viewer: parent process gone, exiting", file=sys.stderr, flush=True)
                 os._exit(0)
             dirty = live.take_dirty()
+            moving = scene.animating  # travelling cars: keep pushing frames until they arrive
             scene.apply(live, dirty)
-            if dirty:
+            if dirty or moving:
                 ctrl.view_update()
                 frame_at = time.monotonic()
             now = time.monotonic()

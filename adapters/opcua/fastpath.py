@@ -12,6 +12,7 @@ before, so behaviour never depends on the fast path.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import struct
 from typing import Any
@@ -258,7 +259,13 @@ def install(session: Any) -> None:
     async def publish(acks: list[Any]) -> Any:
         request = ua.PublishRequest()
         request.Parameters.SubscriptionAcknowledgements = acks if acks else []
-        data = await send(request, timeout=0)
+        try:
+            data = await send(request, timeout=0)
+        except ConnectionError:
+            # The session is gone; the adapter's watchdog tears this client down and cancels us. Parking
+            # here spares asyncua's publish loop from logging a traceback per retry meanwhile.
+            await asyncio.Event().wait()
+            raise
         fast = parse_publish(bytes(data))
         if fast is not None:
             return fast

@@ -328,7 +328,8 @@ class BatchSubscription(Subscription):  # type: ignore[misc]
             elif isinstance(notif, ua.DataChangeNotification):
                 self.sink.on_datachange(notif.MonitoredItems)
             elif isinstance(notif, ua.StatusChangeNotification):
-                log.warning("subscription %s status change: %s", self.subscription_id, notif.Status)
+                status = getattr(notif.Status, "name", notif.Status)
+                log.info("subscription %s status change: %s", self.subscription_id, status)
 
 
 def subscription_params(publish_interval_ms: float, keepalive_s: float) -> ua.CreateSubscriptionParameters:

@@ -109,6 +109,8 @@ class EndpointAdapter:
                 except Exception as exc:  # any library error: recover, never die
                     self._note_error(str(translate_connect_error(self.url, exc, self.options.security)))
                     log.debug("endpoint %s session error", self.url, exc_info=True)
+                if self.status.connected:  # a session was up: a fresh loss retries fast, not at max backoff
+                    backoff = self.options.backoff_initial_s
                 await self._teardown()
                 if self._stop.is_set():
                     break

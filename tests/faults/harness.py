@@ -166,26 +166,32 @@ class PlcZygote(PlcServer):
         wait_for("the PLC zygote", lambda: "ZYGOTE" in self.output() or self._dead(), timeout)
         return self
 
-    def fork(self, timeout: float = 30) -> ForkedPlc:
-        """A new server process serving on the port (waits until it serves)."""
+    def fork(self, timeout: float = 60) -> ForkedPlc:
+        """A new server process with its address space built, not yet serving (see :meth:`ForkedPlc.go`)."""
         assert self.proc is not None and self.proc.stdin is not None
-        ready = self.output().count("READY")
-        children = self.output().count("CHILD ")
+        spares = self.output().count("SPARE ")
         self.proc.stdin.write(b"fork\n")
         self.proc.stdin.flush()
-        wait_for("a forked PLC", lambda: self.output().count("CHILD ") > children or self._dead(), timeout)
-        pid = int(self.output().split("CHILD ")[children + 1].split()[0])
-        wait_for(f"PLC server on {self.port}", lambda: self.output().count("READY") > ready, timeout)
-        return ForkedPlc(pid, self.port, self.values_log)
+        wait_for("a forked PLC", lambda: self.output().count("SPARE ") > spares or self._dead(), timeout)
+        pid = int(self.output().split("SPARE ")[spares + 1].split()[0])
+        return ForkedPlc(pid, self.port, self.values_log, self)
 
 
 class ForkedPlc:
     """A PLC server process forked by :class:`PlcZygote` (not our child: handled by pid)."""
 
-    def __init__(self, pid: int, port: int, values_log: Path) -> None:
+    def __init__(self, pid: int, port: int, values_log: Path, zygote: PlcZygote) -> None:
         self.pid = pid
         self.port = port
         self.values_log = values_log
+        self.zygote = zygote
+
+    def go(self, timeout: float = 30) -> ForkedPlc:
+        """Start serving (bind the port); waits until it serves."""
+        ready = self.zygote.output().count("READY")
+        self.signal(signal.SIGUSR1)
+        wait_for(f"PLC server on {self.port}", lambda: self.zygote.output().count("READY") > ready, timeout)
+        return self
 
     def alive(self) -> bool:
         try:

@@ -72,11 +72,16 @@ async def serve(args: argparse.Namespace) -> None:
             nodes[key] = await obj.add_variable(nid, ua.QualifiedName(tdef.name, ns), initial, vt)
             types[key] = vt
     stations = [e.id for e in line.equipment if (e.id, "part_count") in nodes]
-    counts = {eq: 0 for eq in stations} | resume_counts(args.log)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
+    if args.zygote:  # a warm spare: address space built, serves (binds the port) on SIGUSR1
+        go = asyncio.Event()
+        loop.add_signal_handler(signal.SIGUSR1, go.set)
+        print(f"SPARE {os.getpid()}", flush=True)
+        await go.wait()
+    counts = {eq: 0 for eq in stations} | resume_counts(args.log)  # resume where the last process stopped
     async with server:
         print(f"READY {args.port}", flush=True)
         fd = os.open(args.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -120,9 +125,9 @@ def main() -> None:
 
 
 def zygote(args: argparse.Namespace) -> None:
-    """Imports done once; every ``fork`` line on stdin forks a fresh server process (a PLC restart that
-    costs no interpreter start-up). Prints ``CHILD <pid>``; children are reaped automatically; on EOF
-    (the test is gone) every child is killed."""
+    """Imports done once; every ``fork`` line on stdin forks a fresh server process that builds its
+    address space, prints ``SPARE <pid>`` and serves on SIGUSR1 (a PLC restart that costs no interpreter
+    start-up). Children are reaped automatically; on EOF (the test is gone) every child is killed."""
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # auto-reap killed children
     children: list[int] = []
     print("ZYGOTE", flush=True)
@@ -137,7 +142,6 @@ def zygote(args: argparse.Namespace) -> None:
             finally:
                 os._exit(0)
         children.append(pid)
-        print(f"CHILD {pid}", flush=True)
     for pid in children:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)

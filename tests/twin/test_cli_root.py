@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from twin.cli import hoist_global_options
 from twin.store import TwinStore
 
@@ -44,3 +46,63 @@ def test_status_takes_redis_url_after_the_command(store: TwinStore, redis_url: s
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)["equipment"]
     assert {r["id"] for r in rows} == {e.id for e in store.plant().equipment()}
+
+
+def _twin(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The console script's entry point as a user runs it (no REDIS_URL unless given)."""
+    import os
+
+    full_env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-c", "from twin.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=full_env,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["demand", "set"], "Missing argument"),
+        (["plan", "show", "abc"], "version"),
+        (["plant", "generate", "--lines", "0"], "--lines"),
+        (["graph", "route"], "--model"),
+        (["nope"], "nope"),
+        (["status", "--nope"], "--nope"),
+    ],
+)
+def test_usage_errors_are_one_line(args: list[str], says: str) -> None:
+    out = _twin(*args)
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert lines[0].startswith("error: ") and says in lines[0], lines
+    assert "--help" in lines[0]  # says where to look
+    assert out.stdout == ""
+
+
+def test_help_and_bare_groups_still_show_help() -> None:
+    out = _twin("--help")
+    assert out.returncode == 0 and "demand" in out.stdout and "Commands" in out.stdout
+    bare = _twin("demand")  # a group without a command: its help, as before
+    assert "set" in bare.stdout + bare.stderr and "error" not in bare.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("notaurl", "redis://"),
+        ("http://127.0.0.1:6379/0", "redis://"),
+        ("redis://127.0.0.1:99999/0", "port"),
+        ("redis://127.0.0.1:abc/0", "port"),
+    ],
+)
+def test_a_bad_redis_url_is_one_line(url: str, says: str) -> None:
+    for out in (_twin("--redis-url", url, "status"), _twin("status", env={"REDIS_URL": url})):
+        assert out.returncode == 2, out.stderr
+        lines = out.stderr.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in out.stderr, out.stderr
+        assert lines[0].startswith("error: ") and "REDIS_URL" in lines[0] and says in lines[0], lines

@@ -72,7 +72,9 @@ def test_check_is_deterministic_per_seed_on_the_demo_plant(demo: Plant) -> None:
     assert a.aggregate["energy_kwh_mean"] != c.aggregate["energy_kwh_mean"]
 
 
-@pytest.mark.parametrize(("resource", "model"), [("L1", "EV-SUV"), ("L2", "HATCH"), ("C", "EV-SUV"), ("C", "HATCH")])
+@pytest.mark.parametrize(
+    ("resource", "model"), [("L1", "EV-SUV"), ("L2", "HATCH"), ("C", "EV-SUV"), ("C", "HATCH")]
+)
 def test_simulation_matches_the_schedulers_resource_model(demo: Plant, resource: str, model: str) -> None:
     """Without variance, faults and AGV travel, a lot takes exactly the scheduler's duration: fill time +
     (q - 1) x bottleneck stage cycle. In the cell block a car visits one cell per stage (body, paint,
@@ -94,7 +96,7 @@ def test_simulation_matches_the_schedulers_resource_model(demo: Plant, resource:
 
 def test_agv_travel_lengthens_cell_block_lots(demo: Plant) -> None:
     """With AGV trips (default 30 s) a cell also waits for the car to arrive: the block is slower than the
-    scheduler's model by about one trip per car at the bottleneck stage (see docs/replanning.md)."""
+    scheduler's model by about one trip per car at the bottleneck stage (its block model has no AGVs)."""
     q = 115
     sim = FlowSim(demo, options=EXACT)
     sim.follow(one_lot("C", "EV-SUV", q))

@@ -9,9 +9,10 @@ import importlib
 import logging
 import sys
 
+import pydantic
 import typer
 
-from twin.cli.common import Settings, err_console
+from twin.cli.common import Settings, err_console, fail
 from twin.errors import ConfigError, TwinError
 
 app = typer.Typer(
@@ -46,7 +47,12 @@ def root(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
 ) -> None:
     """Digital twin of a software-defined factory."""
-    ctx.obj = Settings(redis_url=redis_url, plant=plant, verbose=verbose)
+    try:
+        ctx.obj = Settings(redis_url=redis_url, plant=plant, verbose=verbose)
+    except pydantic.ValidationError as exc:
+        err = exc.errors()[0]
+        cause = (err.get("ctx") or {}).get("error")
+        fail(f"--redis-url / REDIS_URL: {cause or err['msg']}", code=2)
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
@@ -98,10 +104,35 @@ def hoist_global_options(argv: list[str]) -> list[str]:
     return front + rest
 
 
+def _click_error(name: str) -> type[Exception]:
+    """click's exception class ``name`` (typer vendors click in newer versions: found via its MRO)."""
+    cls = next(c for c in typer.BadParameter.__mro__ if c.__name__ == name)
+    assert issubclass(cls, Exception)
+    return cls
+
+
+def usage_error_line(exc: Exception) -> str:
+    """A click usage error as one line, with where to look: ``Missing argument 'MODEL'. (see `...`)``."""
+    message = getattr(exc, "format_message", lambda: str(exc))()
+    ctx = getattr(exc, "ctx", None)
+    where = f" (see `{ctx.command_path} --help`)" if ctx is not None else " (see `twin --help`)"
+    return " ".join(str(message).split()) + where
+
+
 def main() -> None:
     """Console-script entry point: every failure is one clear line and a non-zero exit."""
+    click_exception, usage_error = _click_error("ClickException"), _click_error("UsageError")
     try:
-        app(args=hoist_global_options(sys.argv[1:]), prog_name="twin")
+        # Not standalone: click's usage errors reach us (its own report is a multi-line box).
+        rc = app(args=hoist_global_options(sys.argv[1:]), prog_name="twin", standalone_mode=False)
+    except usage_error as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `twin demand`: the help is already printed
+            sys.exit(2)
+        err_console.print(f"[bold red]error:[/] {usage_error_line(exc)}", highlight=False, soft_wrap=True)
+        sys.exit(getattr(exc, "exit_code", 2))
+    except click_exception as exc:
+        err_console.print(f"[bold red]error:[/] {usage_error_line(exc)}", highlight=False, soft_wrap=True)
+        sys.exit(getattr(exc, "exit_code", 1))
     except ConfigError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
@@ -110,3 +141,8 @@ def main() -> None:
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
+    except typer.Abort:
+        err_console.print("aborted", highlight=False)
+        sys.exit(1)
+    # A command's return value is None; an int is the code of a typer.Exit / ctx.exit().
+    sys.exit(rc if isinstance(rc, int) else 0)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sys
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from rich.console import Console
 
 from twin.embedded import EmbeddedRedis
@@ -28,6 +29,33 @@ class Settings(BaseModel):
     redis_url: str | None = Field(default=None, description="Redis to use; None: an embedded one")
     plant: str | None = None
     verbose: bool = False
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, url: str | None) -> str | None:
+        # Checked here, once, so a typo is one clear line instead of the client library's ValueError.
+        if url is None:
+            return None
+        problem = redis_url_problem(url)
+        if problem:
+            raise ValueError(problem)
+        return url
+
+
+#: URL schemes the Redis client accepts.
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+def redis_url_problem(url: str) -> str | None:
+    """What is wrong with a Redis URL (None: nothing we can tell before connecting)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in REDIS_SCHEMES:
+        return f"{url!r} is not a Redis URL: expected redis://HOST:PORT/DB (or rediss://, unix://PATH)"
+    try:
+        parts.port  # noqa: B018  (parsing the port is the check)
+    except ValueError as exc:
+        return f"{url!r} has a bad port ({exc})"
+    return None
 
 
 def settings(ctx: typer.Context) -> Settings:

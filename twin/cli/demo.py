@@ -306,6 +306,9 @@ async def _run_demo(
             urls.append(f"{line_id} {url}")
         if stop.is_set():
             return
+        # The PLCs serve on free ports, not the config's: the twin records where they really are, so that
+        # `twin replan` (or any other tool) started from another shell dispatches to these servers.
+        await asyncio.to_thread(store.load_plant, sim.plant_with_endpoints(), migrate=True)
         mirror = make_mirror(via, sim, astore)
         await mirror.start()
         say(f"  mirror:  {mirror.description}")

@@ -2,9 +2,11 @@
 virtual time over several seeds, with its fault rates and cycle-time variance, and flag plans that miss
 demand.
 
-The plan is simulated from its origin (t=0) over its horizon, lots released at their planned starts; the
-simulator has no shift calendar, so a lot planned late in a shift may run on past the shift's end: only
-the horizon bounds it.
+The plan is simulated from its origin (t=0) over its horizon, lots released at their planned starts. The
+shift calendar is off unless ``options.calendar`` is set, so by default a lot planned late in a shift may
+run on past the shift's end: only the horizon bounds it. Cost: about 0.15 s CPU per seed for the demo plant
+over 24 h (see :mod:`twin.simulation`); the seeds run one after another (a process pool measured no faster
+on the 2-core machine under load).
 """
 
 from __future__ import annotations
