@@ -160,36 +160,51 @@ class PlcZygote(PlcServer):
         super().__init__(plant, line, port, workdir, period)
         self.args = [*self.args, "--zygote"]
         self.log = workdir / f"zygote-{line}.out"
+        self._forks = 0
 
     def start_zygote(self, timeout: float = 60) -> PlcZygote:
         self.start(stdin=subprocess.PIPE)
         wait_for("the PLC zygote", lambda: "ZYGOTE" in self.output() or self._dead(), timeout)
         return self
 
-    def fork(self, timeout: float = 60) -> ForkedPlc:
-        """A new server process with its address space built, not yet serving (see :meth:`ForkedPlc.go`)."""
+    def fork(self) -> ForkedPlc:
+        """Ask for a new server process; it builds its address space meanwhile and serves on
+        :meth:`ForkedPlc.go` (so a restart costs neither interpreter start-up nor address-space build)."""
         assert self.proc is not None and self.proc.stdin is not None
-        spares = self.output().count("SPARE ")
+        nth = self._forks
+        self._forks += 1
         self.proc.stdin.write(b"fork\n")
         self.proc.stdin.flush()
-        wait_for("a forked PLC", lambda: self.output().count("SPARE ") > spares or self._dead(), timeout)
-        pid = int(self.output().split("SPARE ")[spares + 1].split()[0])
-        return ForkedPlc(pid, self.port, self.values_log, self)
+        return ForkedPlc(self, nth)
 
 
 class ForkedPlc:
     """A PLC server process forked by :class:`PlcZygote` (not our child: handled by pid)."""
 
-    def __init__(self, pid: int, port: int, values_log: Path, zygote: PlcZygote) -> None:
-        self.pid = pid
-        self.port = port
-        self.values_log = values_log
+    def __init__(self, zygote: PlcZygote, nth: int) -> None:
         self.zygote = zygote
+        self.nth = nth
+        self.port = zygote.port
+        self.values_log = zygote.values_log
+        self._pid: int | None = None
+
+    @property
+    def pid(self) -> int:
+        """The process id (waits until the fork has built its address space)."""
+        if self._pid is None:
+
+            def spares() -> list[str]:
+                return self.zygote.output().split("SPARE ")
+
+            wait_for("a forked PLC", lambda: len(spares()) > self.nth + 1 or self.zygote._dead(), 60)
+            self._pid = int(spares()[self.nth + 1].split()[0])
+        return self._pid
 
     def go(self, timeout: float = 30) -> ForkedPlc:
         """Start serving (bind the port); waits until it serves."""
+        pid = self.pid
         ready = self.zygote.output().count("READY")
-        self.signal(signal.SIGUSR1)
+        os.kill(pid, signal.SIGUSR1)
         wait_for(f"PLC server on {self.port}", lambda: self.zygote.output().count("READY") > ready, timeout)
         return self
 
@@ -208,7 +223,8 @@ class ForkedPlc:
             wait_for(f"PLC {self.pid} gone", lambda: not self.alive(), 10, tick=0.01)
 
     def close(self) -> None:
-        self.kill9()
+        if self._pid is not None:  # a spare never asked for is killed by its zygote
+            self.kill9()
 
 
 def free_ports(n: int) -> list[int]:

@@ -80,7 +80,12 @@ async def serve(args: argparse.Namespace) -> None:
         go = asyncio.Event()
         loop.add_signal_handler(signal.SIGUSR1, go.set)
         print(f"SPARE {os.getpid()}", flush=True)
-        await go.wait()
+        parent = os.getppid()
+        while not go.is_set():
+            if os.getppid() != parent:
+                return  # the zygote is gone: never serve as an orphan
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(go.wait(), 0.5)
     counts = {eq: 0 for eq in stations} | resume_counts(args.log)  # resume where the last process stopped
     async with server:
         print(f"READY {args.port}", flush=True)
@@ -130,6 +135,14 @@ def zygote(args: argparse.Namespace) -> None:
     start-up). Children are reaped automatically; on EOF (the test is gone) every child is killed."""
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # auto-reap killed children
     children: list[int] = []
+
+    def end(_sig: int, _frame: object) -> None:
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, end)
     print("ZYGOTE", flush=True)
     for line in sys.stdin:
         if line.strip() != "fork":
@@ -137,6 +150,7 @@ def zygote(args: argparse.Namespace) -> None:
         pid = os.fork()
         if pid == 0:  # the child: a brand-new server process
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
             try:
                 asyncio.run(serve(args))
             finally:
