@@ -557,6 +557,13 @@ class PlantScene:
                 nxt.setdefault(a.id, b.id)
             elif edge.kind == EdgeKind.TRANSPORTS and a.type == EquipmentType.AGV:
                 agv_of.setdefault(b.id, a)
+        exit_dir: dict[str, FloatArray] = {}
+        for ln in self.lines:
+            if ln.kind != LineKind.CELLS and len(ln.equipment) >= 2:
+                a, b = ln.equipment[-2], ln.equipment[-1]
+                d = np.array([b.position.x - a.position.x, b.position.y - a.position.y, 0.0])
+                if np.linalg.norm(d) > 1e-6:
+                    exit_dir[b.id] = d / np.linalg.norm(d)
         out: dict[str, tuple[FloatArray, FloatArray, FloatArray]] = {}
         for e in self.equipment:
             if e.type not in PROCESSING_TYPES:
@@ -565,6 +572,9 @@ class PlantScene:
             if e.id in nxt:
                 t = by_id[nxt[e.id]]
                 end = np.array([t.position.x, t.position.y, _RIDE_Z])
+                out[e.id] = (start, (start + end) / 2, end)
+            elif e.id in exit_dir:  # the end of a flow line: the finished car rolls off the end
+                end = start + 6.0 * exit_dir[e.id]
                 out[e.id] = (start, (start + end) / 2, end)
             elif e.id in agv_of:
                 agv = agv_of[e.id]

@@ -111,3 +111,38 @@ def test_replanner_service_command_plans_pending_demand(redis_url: str, store: T
     assert store.plan_versions() == [1]  # demand differed from "no plan" at start-up
     code, _out, err = _twin(redis_url, "replanner", "--threshold", "-1")
     assert code != 0 and "--threshold" in err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["replan", "--time-limit", "0"],
+        ["replan", "--time-limit", "-3"],
+        ["replan", "--freeze-min", "-5"],
+        ["replan", "--lot-size", "0"],
+        ["replan", "--workers", "0"],
+        ["replanner", "--duration", "1", "--time-limit", "-1"],
+        ["replanner", "--duration", "1", "--workers", "0"],
+    ],
+)
+def test_bad_replan_options_are_refused(redis_url: str, store: TwinStore, args: list[str]) -> None:
+    code, out, err = _twin(redis_url, *args, "--no-dispatch", "--no-check")
+    assert code == 2, out + err
+    assert store.plan_versions() == []
+
+
+def test_replan_and_plan_list_read_well(redis_url: str, store: TwinStore) -> None:
+    code, out, _ = _twin(redis_url, "plan", "list")
+    assert code == 0 and "no plans yet" in out and "twin replan" in out
+    code, out, err = _twin(redis_url, "replan", "--no-dispatch", "--no-check", "--time-limit", "1")
+    assert code == 0, err
+    assert "vNone" not in out and "plan v1 stored (the first plan)" in out
+    # the KPI line stays one line when piped (no terminal: rich would wrap it at 80 columns)
+    kpi_lines = [ln for ln in out.splitlines() if ln.startswith("cars ")]
+    assert kpi_lines and "kWh/vehicle" in kpi_lines[0] and "peak" in kpi_lines[0], out
+    code, out, err = _twin(redis_url, "replan", "--no-dispatch", "--no-check", "--time-limit", "1")
+    assert code == 0, err
+    first = out.splitlines()[0]
+    assert first.startswith("plan v1 kept") and "nothing stored" in first and "from v1" not in first, first
+    code, out, _ = _twin(redis_url, "plan", "list")
+    assert code == 0 and out.startswith("v1")

@@ -106,3 +106,28 @@ def test_a_bad_redis_url_is_one_line(url: str, says: str) -> None:
         lines = out.stderr.strip().splitlines()
         assert len(lines) == 1 and "Traceback" not in out.stderr, out.stderr
         assert lines[0].startswith("error: ") and "REDIS_URL" in lines[0] and says in lines[0], lines
+
+
+def _commands(group: object, path: str = "twin") -> list[tuple[str, object]]:
+    """Every leaf command of a click group, with its full path."""
+    subs = getattr(group, "commands", None)
+    if subs is None:
+        return [(path, group)]
+    return [c for name, sub in sorted(subs.items()) for c in _commands(sub, f"{path} {name}")]
+
+
+def test_every_option_and_argument_of_the_core_commands_is_explained() -> None:
+    import typer.main
+
+    from twin.cli import app
+
+    mine = {"twin.cli.core", "twin.cli.plan", "twin.cli.demo"}
+    missing = []
+    for path, cmd in _commands(typer.main.get_command(app)):
+        callback = getattr(cmd, "callback", None)
+        if getattr(callback, "__module__", None) not in mine:
+            continue
+        for param in getattr(cmd, "params", []):
+            if not getattr(param, "help", None):
+                missing.append(f"{path} {param.name}")
+    assert not missing, missing

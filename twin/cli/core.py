@@ -149,8 +149,8 @@ def _print_list(title: str, items: list[str], as_json: bool, key: str) -> None:
 @graph_app.command("upstream")
 def graph_upstream(
     ctx: typer.Context,
-    station: str = typer.Argument(..., help="Equipment id."),
-    as_json: bool = typer.Option(False, "--json"),
+    station: str = typer.Argument(..., metavar="STATION", help="Equipment id (e.g. L1-MA)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (for scripts)."),
 ) -> None:
     """Equipment a car can come from to reach STATION, nearest first."""
     from twin.graph import upstream as flow_upstream
@@ -162,8 +162,8 @@ def graph_upstream(
 @graph_app.command("downstream")
 def graph_downstream(
     ctx: typer.Context,
-    station: str = typer.Argument(..., help="Equipment id."),
-    as_json: bool = typer.Option(False, "--json"),
+    station: str = typer.Argument(..., metavar="STATION", help="Equipment id (e.g. L1-MA)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (for scripts)."),
 ) -> None:
     """Equipment a car can go on to from STATION, nearest first."""
     from twin.graph import downstream as flow_downstream
@@ -176,7 +176,7 @@ def graph_downstream(
 def graph_route(
     ctx: typer.Context,
     model: str = typer.Option(..., "--model", "-m", help="Product model id."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (for scripts)."),
 ) -> None:
     """The routes MODEL can take through the plant: per route its lines, stations per step and takt."""
     from twin.graph import routes
@@ -209,7 +209,7 @@ def graph_route(
 @graph_app.command("bottleneck")
 def graph_bottleneck(
     ctx: typer.Context,
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (for scripts)."),
 ) -> None:
     """The current bottleneck of each line and of the plant (faults first, then the slowest station)."""
     from twin.graph import bottleneck as find_bottleneck

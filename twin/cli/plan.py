@@ -25,13 +25,16 @@ app.add_typer(plan_app, name="plan")
 
 # A negative quantity ("-5") must reach our validation, not be taken for an option.
 _ARGS_OK = {"ignore_unknown_options": True}
+_JSON = typer.Option(False, "--json", help="Print JSON (for scripts).")
 
 
 @demand_app.command("set", context_settings=_ARGS_OK)
 def demand_set(
     ctx: typer.Context,
-    model: str = typer.Argument(..., help="Product model id."),
-    qty: str = typer.Argument(..., help="Cars wanted over the planning horizon (a whole number >= 0)."),
+    model: str = typer.Argument(..., metavar="MODEL", help="Product model id."),
+    qty: str = typer.Argument(
+        ..., metavar="QTY", help="Cars wanted over the planning horizon (a whole number >= 0)."
+    ),
     actor: str = typer.Option("cli", "--actor", help="Who sets it (audit)."),
 ) -> None:
     """Set one model's demand; the re-planner service reacts if it moved beyond its threshold."""
@@ -47,7 +50,7 @@ def demand_set(
 
 
 @demand_app.command("show")
-def demand_show(ctx: typer.Context, json_out: bool = typer.Option(False, "--json")) -> None:
+def demand_show(ctx: typer.Context, json_out: bool = _JSON) -> None:
     """Current demand per model."""
     store = open_store(ctx)
     d = store.demand()
@@ -85,10 +88,14 @@ def _trigger_config(
     )
 
 
-_TIME = typer.Option(3.0, "--time-limit", help="Solver time limit (s).")
-_FREEZE = typer.Option(15.0, "--freeze-min", help="Frozen window: lots starting within it stay (minutes).")
-_LOT = typer.Option(None, "--lot-size", help="Cars per lot (default: the current plan's, else automatic).")
-_WORKERS = typer.Option(2, "--workers", help="CP-SAT workers.")
+_TIME = typer.Option(3.0, "--time-limit", min=0.01, help="Solver time limit (s).")
+_FREEZE = typer.Option(
+    15.0, "--freeze-min", min=0.0, help="Frozen window: lots starting within it stay (minutes)."
+)
+_LOT = typer.Option(
+    None, "--lot-size", min=1, help="Cars per lot (default: the current plan's, else automatic)."
+)
+_WORKERS = typer.Option(2, "--workers", min=1, help="CP-SAT workers.")
 _SEED = typer.Option(0, "--seed", help="Solver seed.")
 _CHECK = typer.Option(True, "--check/--no-check", help="Check the plan in simulation (3 seeds).")
 _DISPATCH = typer.Option(True, "--dispatch/--no-dispatch", help="Write the plan to the lines' PLCs.")
@@ -97,7 +104,7 @@ _DISPATCH = typer.Option(True, "--dispatch/--no-dispatch", help="Write the plan 
 @app.command()
 def replan(
     ctx: typer.Context,
-    json_out: bool = typer.Option(False, "--json"),
+    json_out: bool = _JSON,
     time_limit: float = _TIME,
     freeze_min: float = _FREEZE,
     lot_size: int = _LOT,
@@ -134,12 +141,15 @@ def replan(
     if json_out:
         print_json(doc)
         return
-    what = f"plan v{out.version}" + (" stored" if out.stored else " unchanged (nothing stored)")
-    console.print(
-        f"{what} from v{out.base_version} in {out.replan_s:.2f} s"
-        + (" (old plan kept: the re-plan was not better)" if out.kept_old and out.stored else ""),
-        highlight=False,
-    )
+    if not out.stored:
+        what = f"plan v{out.version} kept: the re-plan found no better plan (nothing stored)"
+    elif out.base_version is None:
+        what = f"plan v{out.version} stored (the first plan)"
+    else:
+        what = f"plan v{out.version} stored (from v{out.base_version})"
+        if out.kept_old:
+            what += ": the old plan kept, trimmed to the demand (the re-plan was not better)"
+    console.print(f"{what} in {out.replan_s:.2f} s", highlight=False, soft_wrap=True)
     if plan:
         _print_kpis(plan)
     if out.check:
@@ -169,6 +179,7 @@ def _print_kpis(plan: Plan) -> None:
         f"makespan {float(k.get('makespan_s') or 0) / 3600:.2f} h  energy {k.get('energy_kwh')} kWh  "
         f"{k.get('kwh_per_vehicle')} kWh/vehicle  peak {k.get('peak_kw')} kW",
         highlight=False,
+        soft_wrap=True,  # one line even when piped (rich would wrap at 80 columns)
     )
     table = Table("resource", "cars", "models", "utilisation", "busy h", "powered h", "idle h")
     for rid, r in (k.get("resources") or {}).items():
@@ -180,8 +191,8 @@ def _print_kpis(plan: Plan) -> None:
 @plan_app.command("show")
 def plan_show(
     ctx: typer.Context,
-    version: int = typer.Argument(None, help="Plan version (default: the current one)."),
-    json_out: bool = typer.Option(False, "--json"),
+    version: int = typer.Argument(None, metavar="VERSION", help="Plan version (default: the current one)."),
+    json_out: bool = _JSON,
 ) -> None:
     """A plan with its KPIs and lots."""
     store = open_store(ctx)
@@ -208,12 +219,15 @@ def plan_show(
 
 
 @plan_app.command("list")
-def plan_list(ctx: typer.Context, json_out: bool = typer.Option(False, "--json")) -> None:
+def plan_list(ctx: typer.Context, json_out: bool = _JSON) -> None:
     """Stored plan versions."""
     store = open_store(ctx)
     versions = store.plan_versions()
     if json_out:
         print_json({"versions": versions, "current": store.current_plan_version()})
+        return
+    if not versions:
+        console.print("no plans yet: run `twin replan` to make the first one", highlight=False)
         return
     for v in versions:
         p = store.get_plan(v)
@@ -223,9 +237,9 @@ def plan_list(ctx: typer.Context, json_out: bool = typer.Option(False, "--json")
 @plan_app.command("diff")
 def plan_diff_cmd(
     ctx: typer.Context,
-    a: int = typer.Argument(..., help="From version."),
-    b: int = typer.Argument(..., help="To version."),
-    json_out: bool = typer.Option(False, "--json"),
+    a: int = typer.Argument(..., metavar="A", help="From version."),
+    b: int = typer.Argument(..., metavar="B", help="To version."),
+    json_out: bool = _JSON,
 ) -> None:
     """What moved where between two plan versions."""
     from twin.schedule.plans import plan_diff
@@ -306,7 +320,7 @@ def replanner(
 @bench_app.command("replan")
 def bench_replan(
     ctx: typer.Context,
-    json_out: bool = typer.Option(False, "--json"),
+    json_out: bool = _JSON,
     quick: bool = typer.Option(False, "--quick", help="Finish in under 60 s."),
     config: Path = typer.Option(DEFAULT_CONFIG, "--config", "-c", help="Plant definition (YAML)."),
 ) -> None:
