@@ -199,22 +199,50 @@ def station_load(plant: Plant, models: Iterable[str] | None = None) -> dict[str,
     of the four cycle times / 4. A station's load is the maximum over the models it serves (``models``:
     only these; default all); stations that serve none get 0.
     """
-    wanted = None if models is None else set(models)
     load: dict[str, float] = {e.id: 0.0 for e in plant.equipment() if e.type in PROCESSING_TYPES}
+    for shared, _own in _work_per_model(plant, models).values():
+        for st, w in shared.items():
+            load[st] = max(load[st], w)
+    return load
+
+
+def _work_per_model(
+    plant: Plant, models: Iterable[str] | None = None
+) -> dict[str, tuple[dict[str, float], dict[str, float]]]:
+    """Per model: each station's work per car of the line, shared with its parallel stations (what
+    :func:`station_load` takes the maximum of), and the station's own time per car that passes it."""
+    wanted = None if models is None else set(models)
+    out: dict[str, tuple[dict[str, float], dict[str, float]]] = {}
     for m in plant.models:
         if wanted is not None and m.id not in wanted:
             continue
-        work: dict[str, float] = {}
+        shared: dict[str, float] = {}
+        own: dict[str, float] = {}
         for step in m.routing:
             elig = plant.eligible(step)
             per_line: dict[str, int] = {}
             for e in elig:
                 per_line[e.line] = per_line.get(e.line, 0) + 1
             for e in elig:
-                work[e.id] = work.get(e.id, 0.0) + step.cycle_s / per_line[e.line]
-        for st, w in work.items():
-            load[st] = max(load[st], w)
-    return load
+                shared[e.id] = shared.get(e.id, 0.0) + step.cycle_s / per_line[e.line]
+                own[e.id] = own.get(e.id, 0.0) + step.cycle_s
+        out[m.id] = (shared, own)
+    return out
+
+
+def parallel_share(plant: Plant, models: Iterable[str] | None = None) -> dict[str, float]:
+    """Per processing station, the share of a car's time in it that counts towards its line's takt.
+
+    1 for a flow-line station; about 1/n for one of n cells that split a block's work (a cell's live cycle
+    time is the time one car spends in it; the block finishes a car every cycle / n). Taken from the model
+    that loads the station most (as :func:`station_load`); stations that serve no model get 1.
+    """
+    best: dict[str, tuple[float, float]] = {}
+    for shared, own in _work_per_model(plant, models).values():
+        for st, w in shared.items():
+            if own.get(st) and (st not in best or w > best[st][0]):
+                best[st] = (w, w / own[st])
+    return {e.id: best[e.id][1] if e.id in best else 1.0 for e in plant.equipment()}
 
 
 @dataclass(frozen=True)
@@ -279,8 +307,10 @@ def bottleneck(
        bottleneck; among several, the first in flow (config) order.
     2. ``Off`` stations are left out (a line whose stations are all off has no bottleneck: None).
     3. Otherwise the effective cycle time: the live ``cycle_time_s`` when the row has a positive value of
-       good/uncertain quality, else the design cycle time of :func:`station_load` (``models``: only the
-       models to build, e.g. those with demand). The highest wins; ties go to the first in flow order.
+       good/uncertain quality, times the station's :func:`parallel_share` (cells that split a block's work
+       count like the design figures do), else the design cycle time of :func:`station_load` (``models``:
+       only the models to build, e.g. those with demand). The highest wins; ties go to the first in flow
+       order.
 
     The plant's bottleneck is the worst line bottleneck by the same precedence. With ``status_rows``
     None (no live data) only rule 3's design cycle times are used. ``g`` is accepted for symmetry with
@@ -288,6 +318,7 @@ def bottleneck(
     """
     rows = {str(r.get("id")): r for r in status_rows or ()}
     load = station_load(plant, models)
+    share = parallel_share(plant, models)
     report_lines: dict[str, Bottleneck | None] = {}
 
     def rank(b: Bottleneck) -> tuple[int, float]:
@@ -307,7 +338,10 @@ def bottleneck(
                 cand = Bottleneck(e.id, line.id, None, state.lower(), state)
             else:
                 live = _live_cycle(row)
-                if live is not None:
+                if live is not None and share.get(e.id, 1.0) < 1.0:
+                    reason = f"live cycle time ({live:.1f} s in the cell, work shared)"
+                    cand = Bottleneck(e.id, line.id, live * share[e.id], reason, state)
+                elif live is not None:
                     cand = Bottleneck(e.id, line.id, live, "live cycle time", state)
                 else:
                     cand = Bottleneck(e.id, line.id, load.get(e.id, 0.0), "design cycle time", state)

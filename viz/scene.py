@@ -66,9 +66,9 @@ _HOLDS_PART = frozenset({"Running", "Blocked", "Fault", "Changeover"})
 TRAVEL_FRAMES = 6
 #: Most cars shown travelling at once (the oldest is recycled when more start).
 MAX_TRAVELLERS = 48
-#: Size (m) of a travelling car marker and the height it rides at (on top of a conveyor belt).
-_CAR = np.array([4.0, 1.8, 1.2])
-_RIDE_Z = 0.45
+#: Size (m) of a travelling car marker. It slides over the tops of the equipment (where the markers of
+#: the cars a station holds sit), so it stays in view along the whole route instead of inside the bodies.
+CAR_SIZE = (3.6, 1.6, 1.1)
 
 
 def box_points(base: FloatArray, size: FloatArray, yaw_deg: FloatArray) -> FloatArray:
@@ -265,12 +265,12 @@ class PlantScene:
         self._fill_max_h = np.maximum(size[self._buf_idx, 2], 1.0)
         # Travelling cars: a pool of collapsed boxes, moved along a belt / AGV aisle for a few frames when a
         # station's part counter goes up (a car left it). Only their points move; nothing is rebuilt.
-        self._next_of = self._downstream()
+        self._next_of = self._downstream({e.id: float(pos[i, 2] + body[i, 2]) for i, e in enumerate(eq)})
         nt = min(MAX_TRAVELLERS, len(self._next_of))
-        self._trav_off = boxes.add(np.zeros((nt, 3)), np.tile(_CAR, (nt, 1)), np.zeros(nt), STALE_RGB)
+        self._trav_off = boxes.add(np.zeros((nt, 3)), np.tile(CAR_SIZE, (nt, 1)), np.zeros(nt), STALE_RGB)
         self._trav_n = nt
         self._trav_step = np.full(nt, -1, dtype=int)  # -1: idle; else frames travelled so far
-        self._trav_path = np.zeros((nt, 3, 3))  # start, corner, end of each route (an L: x then y)
+        self._trav_path = np.zeros((nt, 3, 3))  # start, corner, end of each route (two legs)
         self._trav_from: list[str | None] = [None] * nt
         self._trav_next = 0
         self._last_count: dict[str, float] = {}
@@ -536,11 +536,12 @@ class PlantScene:
                     self._hud_actor.SetInput(text)
 
     # ------------------------------------------------------------------ travelling cars
-    def _downstream(self) -> dict[str, tuple[FloatArray, FloatArray, FloatArray]]:
-        """Route of a car leaving each processing station: (start, corner, end) on the floor.
+    def _downstream(self, top: dict[str, float]) -> dict[str, tuple[FloatArray, FloatArray, FloatArray]]:
+        """Route of a car leaving each processing station: (start, corner, end), from the top of the station.
 
-        Flow lines: along the belt to the next equipment (a straight route, the corner is the midpoint).
-        Cells: along the AGV aisle (out to the aisle of the AGV that serves the cell, then along it).
+        Flow lines: along the belt to the top of the next equipment (straight; the corner is the midpoint);
+        the last station of a line sends it off the line's end. Cells: out to the aisle of the AGV that
+        serves the cell, then along the aisle to the AGV.
         """
         by_id = {e.id: e for e in self.equipment}
         nxt: dict[str, str] = {}
@@ -568,18 +569,19 @@ class PlantScene:
         for e in self.equipment:
             if e.type not in PROCESSING_TYPES:
                 continue
-            start = np.array([e.position.x, e.position.y, _RIDE_Z])
+            start = np.array([e.position.x, e.position.y, top[e.id]])
             if e.id in nxt:
                 t = by_id[nxt[e.id]]
-                end = np.array([t.position.x, t.position.y, _RIDE_Z])
+                end = np.array([t.position.x, t.position.y, top[t.id]])
                 out[e.id] = (start, (start + end) / 2, end)
             elif e.id in exit_dir:  # the end of a flow line: the finished car rolls off the end
                 end = start + 6.0 * exit_dir[e.id]
                 out[e.id] = (start, (start + end) / 2, end)
             elif e.id in agv_of:
                 agv = agv_of[e.id]
-                corner = np.array([e.position.x, agv.position.y, _RIDE_Z])
-                out[e.id] = (start, corner, np.array([agv.position.x, agv.position.y, _RIDE_Z]))
+                end = np.array([agv.position.x, agv.position.y, top[agv.id]])
+                corner = np.array([e.position.x, agv.position.y, top[agv.id]])
+                out[e.id] = (start, corner, end)
         return out
 
     def _start_travel(self, eq_id: str, model: Any) -> int:

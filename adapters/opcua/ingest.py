@@ -222,6 +222,9 @@ class IngestSink:
 
     def mark_stale(self) -> int:
         """Mark every tag of this sink stale (last known value kept), written with the next batch."""
+        # Notifications of the dead session still in flight must not overwrite the marks: until the next
+        # session installs its mapping (set_tags), their handles are unknown (counted, then dropped).
+        self._tags = []
         now = time.time()
         n = 0
         for t in self._tag_cache.values():

@@ -18,33 +18,10 @@ from pathlib import Path
 import pytest
 
 from tests.deploy.compose_util import compose, local_args, option
-from tests.faults.harness import TWIN, Proc, wait_for
+from tests.faults.harness import TWIN, Proc, free_base, wait_for
 from twin.config import load_plant
 from twin.embedded import EmbeddedRedis, free_port
 from twin.store import TwinStore
-
-
-def free_base(n: int) -> int:
-    """A base port with ``n`` consecutive free ports."""
-    import socket
-
-    for _ in range(200):
-        base = free_port()
-        if base + n > 65000:
-            continue
-        try:
-            socks = []
-            for p in range(base, base + n):
-                s = socket.socket()
-                socks.append(s)
-                s.bind(("127.0.0.1", p))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no run of free ports")
 
 
 class PortMap:

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.test_entrypoints import free_base
-from tests.faults.harness import TWIN, Proc, record, wait_for
+from tests.faults.harness import TWIN, Proc, free_base, record, wait_for
 from twin.config import load_plant
 from twin.embedded import EmbeddedRedis
 from twin.store import TwinStore

@@ -145,6 +145,7 @@ async def test_node_opcua_values_arrive_in_redis(redis_url: str, node_plc: str) 
         def tags() -> dict[str, Any]:
             return {k: v for k, (v, _q, _ts) in store.read_tags("PRESS").items()}
 
+        await wait_for(lambda: "count" in tags())  # the first publish cycle has landed
         first = tags()["count"]
         await wait_for(lambda: tags()["count"] > first)  # live changes keep arriving
         t = tags()

@@ -146,3 +146,20 @@ def test_replan_and_plan_list_read_well(redis_url: str, store: TwinStore) -> Non
     assert first.startswith("plan v1 kept") and "nothing stored" in first and "from v1" not in first, first
     code, out, _ = _twin(redis_url, "plan", "list")
     assert code == 0 and out.startswith("v1")
+
+
+def test_plan_diff_shows_small_moves_so_they_read_as_moves(redis_url: str, store: TwinStore) -> None:
+    from twin.model import Plan, PlanAssignment
+
+    def plan(start: float) -> Plan:
+        lot = PlanAssignment(
+            resource="L1", model="A", quantity=10, start_s=start, end_s=start + 600, lot="A-001"
+        )
+        return Plan(reason="test", demand={"A": 10}, assignments=[lot])
+
+    store.put_plan(plan(10_548.0))
+    store.put_plan(plan(10_566.0))  # 18 s later: both round to 2.93 h
+    code, out, err = _twin(redis_url, "plan", "diff", "1", "2")
+    assert code == 0, err
+    line = next(ln for ln in out.splitlines() if "A-001" in ln)
+    assert "2:55:48 -> 2:56:06" in line and "+18 s" in line, line

@@ -9,10 +9,11 @@ import pytest
 from typer.testing import CliRunner
 
 from twin.cli import app
+from twin.schedule.bench import SHARED_DIR
 from twin.schedule.instances import ScheduledOp, read_instance
 from twin.schedule.validate import violations
 
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "benchmarks" / "scheduling"
+SHARED = SHARED_DIR
 
 pytestmark = pytest.mark.timeout(120)
 

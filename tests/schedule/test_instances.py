@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from twin.schedule.bench import SHARED_DIR
 from twin.schedule.instances import InstanceError, read_fjs, read_instance, read_jssp
 
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "benchmarks" / "scheduling"
+SHARED = SHARED_DIR
 
 # name: (jobs, machines as sized, ops, total eligible options)
 COUNTS = {

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 import pytest
 
+from twin.schedule.bench import SHARED_DIR
 from twin.schedule.greedy import RULES, best_greedy, list_schedule
 from twin.schedule.instances import (
     Operation,
@@ -20,7 +20,7 @@ from twin.schedule.instances import (
 from twin.schedule.jobshop import build_model, lower_bound, solve
 from twin.schedule.validate import check, violations
 
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "benchmarks" / "scheduling"
+SHARED = SHARED_DIR
 
 pytestmark = pytest.mark.timeout(120)
 

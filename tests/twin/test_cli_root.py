@@ -67,7 +67,7 @@ def _twin(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
     ("args", "says"),
     [
         (["demand", "set"], "Missing argument"),
-        (["plan", "show", "abc"], "version"),
+        (["plan", "show", "abc"], "VERSION"),
         (["plant", "generate", "--lines", "0"], "--lines"),
         (["graph", "route"], "--model"),
         (["nope"], "nope"),

@@ -257,3 +257,25 @@ def test_demo_bottleneck_live(demo: Plant) -> None:
     assert rep.lines["L1"] == Bottleneck("L1-PT", "L1", None, "fault", "Fault")
     assert rep.lines["L2"] == Bottleneck("L2-TR", "L2", 90.0, "live cycle time", "Running")
     assert rep.plant is not None and rep.plant.station == "L1-PT"
+
+
+def test_demo_bottleneck_live_cells_share_their_work(demo: Plant) -> None:
+    # A cell's live cycle time is the time one car spends in it; its parallel cells share the block's
+    # work, so what limits the block is cycle / cells, as for design cycle times. Body cells at 280 s
+    # (4 cells: 70 s per car), paint at 260 s (3: 86.67), assembly at 240 s (3: 80), inspection at 100 s
+    # (2: 50): paint limits the block although body has the longest raw cycle.
+    live = {"C-BODY": 280.0, "C-PAINT": 260.0, "C-ASSY": 240.0, "C-EOL": 100.0}
+    rows: list[dict[str, Any]] = [
+        {"id": e.id, "state": "Running", "quality": "good", "cycle_time_s": live[e.id.rstrip("0123456789")]}
+        for e in demo.line_by_id()["C"].equipment
+        if e.type.value == "cell"
+    ]
+    rows.append({"id": "L1-MA", "state": "Running", "quality": "good", "cycle_time_s": 80.0})
+    rep = bottleneck(demo, plant_graph(demo), rows)
+    c = rep.lines["C"]
+    assert c is not None and c.station == "C-PAINT1" and c.cycle_s == pytest.approx(260 / 3)
+    assert c.reason.startswith("live cycle time")
+    assert rep.plant == c  # 86.67 s per car beats L1-MA's 80 s
+    rows[-1] = {"id": "L1-MA", "state": "Running", "quality": "good", "cycle_time_s": 90.0}
+    rep = bottleneck(demo, plant_graph(demo), rows)
+    assert rep.plant is not None and rep.plant.station == "L1-MA"  # not a cell's raw 280 s

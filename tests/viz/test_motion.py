@@ -33,7 +33,7 @@ def _start(store: TwinStore, plant: Plant) -> None:
 
 
 def test_a_finished_car_travels_to_the_next_station_and_arrives(store: TwinStore, mini_plant: Plant) -> None:
-    from viz.scene import TRAVEL_FRAMES
+    from viz.scene import CAR_SIZE, TRAVEL_FRAMES
     from viz.snapshot import OffscreenView
 
     _start(store, mini_plant)
@@ -51,7 +51,7 @@ def test_a_finished_car_travels_to_the_next_station_and_arrives(store: TwinStore
         view.frame()
         (src, (x, y, z)), *rest = view.scene.travellers()
         assert src == "L1-WELD" and not rest and view.scene.animating
-        assert 0.0 < x < 6.0 and abs(y) < 1e-6 and z > 0.4  # on the belt towards L1-BUF (x = 6)
+        assert 0.0 < x < 6.0 and abs(y) < 1e-6 and z > 0.4  # on its way to L1-BUF (x = 6)
         xs, seen = [x], False
         for _ in range(TRAVEL_FRAMES - 1):
             img = view.frame()
@@ -63,7 +63,7 @@ def test_a_finished_car_travels_to_the_next_station_and_arrives(store: TwinStore
             if 2.3 < x < 4.0:  # between the station (x <= 2) and the buffer (x >= 4.5): in full view
                 # The marker is drawn there, in the car model's colour (centre of its front face).
                 ren = view.plotter.renderer
-                ren.SetWorldPoint(x, y - 0.9, z, 1.0)
+                ren.SetWorldPoint(x, y - CAR_SIZE[1] / 2, z, 1.0)
                 ren.WorldToDisplay()
                 dx, dy, _ = ren.GetDisplayPoint()
                 assert _is_model_a_blue(patch_rgb(img, round(dx), round(view.height - 1 - dy), radius=1))

@@ -43,14 +43,19 @@ class Settings(BaseModel):
 
 
 #: URL schemes the Redis client accepts.
-REDIS_SCHEMES = ("redis", "rediss", "unix")
+REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster")
 
 
 def redis_url_problem(url: str) -> str | None:
     """What is wrong with a Redis URL (None: nothing we can tell before connecting)."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in REDIS_SCHEMES:
-        return f"{url!r} is not a Redis URL: expected redis://HOST:PORT/DB (or rediss://, unix://PATH)"
+        return (
+            f"{url!r} is not a Redis URL: expected redis://HOST:PORT/DB "
+            "(or rediss://, unix://PATH, redis+cluster://HOST:PORT[,HOST:PORT])"
+        )
+    if parts.scheme.endswith("+cluster"):
+        return None  # several hosts: twin.store.cluster parses and checks them
     try:
         parts.port  # noqa: B018  (parsing the port is the check)
     except ValueError as exc:

@@ -261,9 +261,9 @@ def plan_diff_cmd(
     for x in d["reassigned"]:
         console.print(f"  {x['lot']} ({x['model']}) moved {x['from']} -> {x['to']}", highlight=False)
     for x in d["moved"]:
-        a_h, b_h = x["start_from"] / 3600, x["start_to"] / 3600
-        console.print(f"  {x['lot']} ({x['model']}) on {x['resource']}: start {a_h:.2f} h -> {b_h:.2f} h",
-                      highlight=False)  # fmt: skip
+        a_s, b_s = x["start_from"], x["start_to"]
+        console.print(f"  {x['lot']} ({x['model']}) on {x['resource']}: start {_clock(a_s)} -> {_clock(b_s)} "
+                      f"({_delta(b_s - a_s)})", highlight=False)  # fmt: skip
     for x in d["resized"]:
         console.print(f"  {x['lot']} ({x['model']}) {x['from']} -> {x['to']} cars", highlight=False)
     for x in d["removed"]:
@@ -276,6 +276,23 @@ def plan_diff_cmd(
         )
     for key, ch in d["kpis"].items():
         console.print(f"  {key}: {ch['from']} -> {ch['to']} ({ch['delta']:+})", highlight=False)
+
+
+def _clock(seconds: float) -> str:
+    """Plan time as h:mm:ss (a move of seconds must not print as ``2.93 h -> 2.93 h``)."""
+    total = round(seconds)
+    sign = "-" if total < 0 else ""
+    h, rest = divmod(abs(total), 3600)
+    return f"{sign}{h}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+def _delta(seconds: float) -> str:
+    """A signed duration in the unit that reads best: ``+18 s``, ``-2.5 min``, ``+1.25 h``."""
+    if abs(seconds) < 60:
+        return f"{seconds:+.0f} s"
+    if abs(seconds) < 3600:
+        return f"{seconds / 60:+.1f} min"
+    return f"{seconds / 3600:+.2f} h"
 
 
 @app.command()
