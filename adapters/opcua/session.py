@@ -148,7 +148,8 @@ class EndpointAdapter:
         self._client = client
 
         async def lost(_exc: Exception) -> None:
-            self._lost.set()
+            if self._client is client:  # a torn-down client's late callback must not end the new session
+                self._lost.set()
 
         client.connection_lost_callback = lost
         try:

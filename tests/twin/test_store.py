@@ -135,3 +135,11 @@ def test_store_finds_the_only_plant(redis_url: str, store: TwinStore) -> None:
     other = TwinStore.from_url(redis_url)
     assert other.plant_id == "mini"
     assert len(other.status()) == 10
+
+
+@pytest.mark.parametrize("url", ["redis://127.0.0.1:6379/0?socket_timeout=abc"])
+def test_a_bad_url_parameter_is_a_store_error(url: str) -> None:
+    from twin.errors import StoreError
+
+    with pytest.raises(StoreError, match="bad Redis URL"):
+        TwinStore.from_url(url)

@@ -71,10 +71,13 @@ class TwinStore:
     def from_url(cls, url: str, plant_id: str | None = None, **kw: Any) -> TwinStore:
         """Connect to ``redis://host:port/db`` (or ``rediss://``), or a cluster: ``redis+cluster://h:p[,h:p]``."""
         with translate_errors(f"connecting to {url}"):
-            if is_cluster_url(url):
-                client: Any = cluster_client(url, socket_timeout=10)
-            else:
-                client = redis.Redis.from_url(url, decode_responses=True, socket_timeout=10)
+            try:
+                if is_cluster_url(url):
+                    client: Any = cluster_client(url, socket_timeout=10)
+                else:
+                    client = redis.Redis.from_url(url, decode_responses=True, socket_timeout=10)
+            except (ValueError, TypeError) as exc:  # redis-py's URL parser: bad port, bad query parameter
+                raise StoreError(f"bad Redis URL {url!r}: {exc}") from exc
         return cls(client, plant_id, **kw)
 
     # ----------------------------------------------------------------- plant and graph
