@@ -124,3 +124,18 @@ def test_view_opens_a_window_on_a_virtual_display(store: TwinStore, redis_url: s
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(30)
+
+
+@pytest.mark.parametrize(
+    ("out", "says"),
+    [("", "is a directory"), ("x.txt", "must end in .png"), ("nodir/x.png", "does not exist")],
+)
+def test_snapshot_refuses_an_unwritable_out_path(
+    store: TwinStore, redis_url: str, tmp_path: Path, out: str, says: str
+) -> None:
+    target = tmp_path / out if out else tmp_path
+    res = _twin("snapshot", "--out", str(target), redis_url=redis_url)
+    lines = res.stderr.strip().splitlines()
+    assert res.returncode == 2 and len(lines) == 1 and says in lines[0], res.stderr
+    assert "--out" in lines[0] and "Traceback" not in res.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing written

@@ -55,6 +55,9 @@ def snapshot(
     html: Path = typer.Option(None, "--html", help="Also write a self-contained HTML report here."),
 ) -> None:
     """Render the live twin offscreen into a PNG (and optionally an HTML report)."""
+    _check_out(out, (".png",), "--out")
+    if html is not None:
+        _check_out(html, (".html", ".htm"), "--html")
     store = open_store(ctx)
     with _viz_errors():
         from viz.snapshot import take_snapshot
@@ -65,6 +68,19 @@ def snapshot(
         + (f" and {snap.html}" if snap.html else ""),
         highlight=False,
     )
+
+
+def _check_out(path: Path, suffixes: tuple[str, ...], option: str) -> None:
+    """Refuse an output path we cannot write as asked, before any rendering work."""
+    if path.is_dir():
+        raise typer.BadParameter(
+            f"{path} is a directory; give a file name such as {path / 'plant'}{suffixes[0]}",
+            param_hint=option,
+        )
+    if path.suffix.lower() not in suffixes:
+        raise typer.BadParameter(f"{path} must end in {' or '.join(suffixes)}", param_hint=option)
+    if not path.parent.is_dir():
+        raise typer.BadParameter(f"folder {path.parent} does not exist", param_hint=option)
 
 
 def _delete_plant_keys(store: TwinStore, plant_id: str) -> None:
