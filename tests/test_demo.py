@@ -20,7 +20,7 @@ import pytest
 
 from tests.conftest import DEMO_PLANT, MINI_PLANT, ROOT
 from twin.config import load_plant
-from twin.embedded import free_port
+from twin.embedded import free_port, port_free
 from twin.model import Plant
 
 TWIN = str(Path(sys.executable).parent / "twin")
@@ -243,21 +243,9 @@ def test_demo_ctrl_c_stops_everything(demo_run: DemoRun) -> None:
     assert "stopping ..." in demo_run.proc.lines
     assert redis_gone(demo_run.redis_url)  # the embedded redis is gone with it
     # every server it started is down: the API port and the OPC UA ports can be bound again
-    assert port_free(demo_run.api_port)
+    assert port_free("127.0.0.1", demo_run.api_port)
     for url in demo_run.endpoints:
-        assert port_free(int(url.split(":")[2].split("/")[0]))
-
-
-def port_free(port: int) -> bool:
-    import socket
-
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+        assert port_free("127.0.0.1", int(url.split(":")[2].split("/")[0]))
 
 
 @pytest.mark.timeout(200)

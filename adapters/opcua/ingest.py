@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
@@ -32,6 +32,21 @@ from twin.store.keys import Change
 log = logging.getLogger(__name__)
 
 _JSON_SCALARS = (int, float, str, bool)
+
+
+def _decode_items(items: Sequence[ua.MonitoredItemNotification]) -> Iterator[tuple[int, Any, int, float | None]]:
+    """``(client handle, value, status severity, source/server timestamp or None)`` of asyncua's items."""
+    for item in items:
+        dv = item.Value
+        var = dv.Value
+        sc = dv.StatusCode
+        st = dv.SourceTimestamp or dv.ServerTimestamp
+        yield (
+            item.ClientHandle,
+            var.Value if var is not None else None,
+            (sc.value >> 30) if sc is not None else 0,
+            st.timestamp() if st is not None else None,
+        )
 
 
 class ChangeWriter(Protocol):
@@ -128,62 +143,31 @@ class IngestSink:
 
     def on_datachange(self, items: Sequence[ua.MonitoredItemNotification]) -> None:
         """Turn one DataChangeNotification's items into pending changes (no awaits, no tasks)."""
-        tags = self._tags
-        n_tags = len(tags)
-        pending = self._pending
-        c = self.counters
-        coalesced = bad = bad_status = uncertain = unknown = 0
-        now = time.time()
-        for item in items:
-            h = item.ClientHandle
-            if h >= n_tags or (t := tags[h]) is None:
-                unknown += 1
-                continue
-            dv = item.Value
-            var = dv.Value
-            v = var.Value if var is not None else None
-            sc = dv.StatusCode
-            sev = (sc.value >> 30) if sc is not None else 0
-            if sev == 0:
-                q = "good"
-                cv = t.check(v)
-                if cv is BAD:
-                    q, cv, bad = "bad", _json_safe(v), bad + 1
-            elif sev == 1:
-                q = "uncertain"
-                uncertain += 1
-                cv = t.check(v)
-                if cv is BAD:
-                    q, cv, bad = "bad", _json_safe(v), bad + 1
-            else:
-                q, cv, bad_status = "bad", None, bad_status + 1
-            st = dv.SourceTimestamp or dv.ServerTimestamp
-            ts = st.timestamp() if st is not None else now
-            if t in pending:
-                coalesced += 1
-            pending[t] = Change(t.equipment, t.name, cv, q, ts)
-        c.notifications += len(items)
-        c.coalesced += coalesced
-        c.bad_values += bad
-        c.bad_status += bad_status
-        c.uncertain_status += uncertain
-        c.unknown_handles += unknown
-        if pending:
-            self._wake.set()
+        self._take(_decode_items(items), len(items))
 
     def on_fast(self, items: Sequence[tuple[int, Any, int, float | None, float | None]]) -> None:
         """Like :meth:`on_datachange`, for items decoded by :mod:`adapters.opcua.fastpath`."""
+        self.counters.fast_decoded += len(items)
+        # src or srv or None: a zero (unset) timestamp means "now", as a missing one does
+        self._take(((h, v, status >> 30, src or srv or None) for h, v, status, src, srv in items), len(items))
+
+    def _take(self, rows: Iterable[tuple[int, Any, int, float | None]], n_items: int) -> None:
+        """Pending changes from ``(client handle, value, status severity, timestamp or None)`` rows.
+
+        Severity is the StatusCode's top two bits: 0 good, 1 uncertain, 2/3 bad. A value the tag's
+        check rejects is stored as "bad" (JSON-safe), a bad status stores no value; a row without a
+        timestamp gets the time of this call.
+        """
         tags = self._tags
         n_tags = len(tags)
         pending = self._pending
         c = self.counters
         coalesced = bad = bad_status = uncertain = unknown = 0
         now = time.time()
-        for h, v, status, src, srv in items:
+        for h, v, sev, ts in rows:
             if h >= n_tags or (t := tags[h]) is None:
                 unknown += 1
                 continue
-            sev = status >> 30
             if sev == 0:
                 q = "good"
                 cv = t.check(v)
@@ -199,9 +183,8 @@ class IngestSink:
                 q, cv, bad_status = "bad", None, bad_status + 1
             if t in pending:
                 coalesced += 1
-            pending[t] = Change(t.equipment, t.name, cv, q, src or srv or now)
-        c.notifications += len(items)
-        c.fast_decoded += len(items)
+            pending[t] = Change(t.equipment, t.name, cv, q, now if ts is None else ts)
+        c.notifications += n_items
         c.coalesced += coalesced
         c.bad_values += bad
         c.bad_status += bad_status

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
@@ -24,7 +23,7 @@ from adapters.errors import AdapterError
 from adapters.opcua.security import ServerSecurity
 from adapters.simulator.server import LineServer, build_line_server
 from adapters.simulator.startup import warm_cache
-from twin.embedded import free_port
+from twin.embedded import free_port, port_free
 from twin.errors import TwinError
 from twin.model import SIM_NAMESPACE_URI, Line, OpcUaEndpoint, PlanAssignment, Plant
 from twin.simulation import ChangeTuple, FlowSim, SimOptions, default_plan
@@ -45,16 +44,6 @@ def _host_port(url: str) -> tuple[str, int]:
     if parsed.scheme != "opc.tcp" or parsed.port is None:
         raise SimulatorError(f"endpoint {url!r} is not opc.tcp://HOST:PORT/...")
     return parsed.hostname or "0.0.0.0", parsed.port
-
-
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    return True
 
 
 def endpoint_url(line_id: str, port: int, host: str = "127.0.0.1") -> str:
@@ -132,7 +121,7 @@ class SimulatedPlant:
         """Start every server, publish initial values and start the pacing loop."""
         for line_id, url in self.endpoints.items():  # fail fast, in one line, before any server is built
             host, port = _host_port(url)
-            if not _port_free(host, port):
+            if not port_free(host, port):
                 raise SimulatorError(f"port {port} for line {line_id} ({url}) is in use: choose other ports")
         try:
             # The first start on a machine builds the cached standard address space (one server's init);

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -16,18 +12,11 @@ from adapters.opcua.mapping import build_bindings
 from adapters.opcua.runner import Shard, shard_bindings
 from adapters.opcua.testing import ServerProcess
 from tests.conftest import MINI_PLANT
+from tests.helpers import TWIN, cli_env, free_port, run_twin
 from twin.config import plant_from_data
 from twin.errors import TwinError
 from twin.model import Plant
 from twin.store import TwinStore
-
-TWIN = [str(Path(sys.executable).parent / "twin")]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def big_plant(lines: int, stations: int, with_endpoints: bool = True) -> Plant:
@@ -70,11 +59,6 @@ def test_shard_syntax_errors_are_clear() -> None:
             Shard.parse(bad)
 
 
-def run_twin(args: list[str], redis_url: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "REDIS_URL": redis_url}
-    return subprocess.run([*TWIN, *args], env=env, capture_output=True, text=True, timeout=timeout)
-
-
 @pytest.mark.timeout(120)
 def test_two_sharded_adapter_processes_mirror_every_tag(redis_url: str, mini_plant: Plant) -> None:
     with (
@@ -83,7 +67,7 @@ def test_two_sharded_adapter_processes_mirror_every_tag(redis_url: str, mini_pla
     ):
         s1.start(start_value=100)
         s2.start(start_value=100)
-        env = {**os.environ, "REDIS_URL": redis_url}
+        env = cli_env(redis_url)
         common = [
             "adapt",
             "--config",
@@ -128,12 +112,9 @@ def test_two_sharded_adapter_processes_mirror_every_tag(redis_url: str, mini_pla
 
 
 def test_adapt_needs_redis_and_reports_bad_endpoint_syntax(redis_url: str) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-    res = subprocess.run(
-        [*TWIN, "adapt", "--config", str(MINI_PLANT)], env=env, capture_output=True, text=True, timeout=60
-    )
+    res = run_twin("adapt", "--config", str(MINI_PLANT), env=cli_env())
     assert res.returncode != 0 and "REDIS_URL" in res.stderr
-    res = run_twin(["adapt", "--config", str(MINI_PLANT), "--endpoint", "L1:nope"], redis_url)
+    res = run_twin("adapt", "--config", str(MINI_PLANT), "--endpoint", "L1:nope", env=cli_env(redis_url))
     assert res.returncode != 0 and "bad --endpoint" in res.stderr
 
 
@@ -141,7 +122,7 @@ def test_adapt_needs_redis_and_reports_bad_endpoint_syntax(redis_url: str) -> No
 @pytest.mark.timeout(170)
 def test_bench_ingest_quick_prints_the_figures(redis_url: str) -> None:
     t0 = time.monotonic()
-    res = run_twin(["bench", "ingest", "--json", "--quick"], redis_url, timeout=160)
+    res = run_twin("bench", "ingest", "--json", "--quick", env=cli_env(redis_url), timeout=160)
     assert res.returncode == 0, res.stderr[-3000:]
     data = json.loads(res.stdout)
     for key in (

@@ -5,39 +5,27 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
+from functools import partial
 
 import pytest
 import redis
 
-from adapters.opcua.mapping import build_bindings
 from adapters.opcua.session import AdapterOptions, EndpointAdapter
 from adapters.opcua.testing import TagServer, plant_tags, serve
+from tests.adapters import helpers
+from tests.helpers import free_port
+from tests.helpers import wait_for as poll
 from twin.model import Plant, TagDef, TagType
 from twin.store import AsyncTwinStore, TwinStore
 
 pytestmark = pytest.mark.timeout(60)
 
+wait_for = partial(poll, timeout=10.0, interval=0.05)  # this file's waits are all short ones
+
 FAST = AdapterOptions(
     publish_interval_ms=50, keepalive_s=0.5, stale_after_s=2.0, backoff_initial_s=0.1, backoff_max_s=0.5
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def wait_for(pred: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Poll a condition (real outcomes, no timing assertions: the timeout only bounds a hang)."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not pred():
-        if loop.time() > end:
-            raise AssertionError("condition not reached")
-        await asyncio.sleep(0.05)
 
 
 def live(store: TwinStore, eq: str) -> dict[str, tuple[object, str, float]]:
@@ -53,17 +41,10 @@ async def l1_server(mini_plant: Plant) -> AsyncIterator[TagServer]:
 async def start_adapter(
     plant: Plant, url: str, redis_url: str, line: str = "L1", options: AdapterOptions = FAST
 ) -> tuple[EndpointAdapter, asyncio.Task[None], AsyncTwinStore]:
-    bindings, _ = build_bindings(plant, {line: url})
-    astore = AsyncTwinStore.from_url(redis_url, plant.id, {e.id: e.line for e in plant.equipment()})
-    adapter = EndpointAdapter(url, bindings[url], astore, options)
-    task = asyncio.create_task(adapter.run())
-    return adapter, task, astore
+    return await helpers.start_adapter(plant, url, redis_url, options, {line: url})
 
 
-async def stop_adapter(adapter: EndpointAdapter, task: asyncio.Task[None], astore: AsyncTwinStore) -> None:
-    await adapter.stop()
-    await asyncio.wait_for(task, 10)
-    await astore.close()
+stop_adapter = partial(helpers.stop_adapter, timeout=10.0)
 
 
 async def test_values_mirror_with_quality_and_batches(

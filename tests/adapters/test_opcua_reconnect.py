@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
-from collections.abc import Callable
 
 import pytest
 
-from adapters.opcua.mapping import build_bindings
-from adapters.opcua.session import AdapterOptions, EndpointAdapter
+from adapters.opcua.session import AdapterOptions
 from adapters.opcua.testing import ServerProcess
+from tests.adapters.helpers import start_adapter, stop_adapter
 from tests.conftest import MINI_PLANT
+from tests.helpers import free_port, wait_for
 from twin.model import Plant
-from twin.store import AsyncTwinStore, TwinStore
+from twin.store import TwinStore
 
 FAST = AdapterOptions(
     publish_interval_ms=50,
@@ -25,21 +24,6 @@ FAST = AdapterOptions(
     backoff_max_s=0.5,
 )
 L1 = ["L1-WELD", "L1-BUF", "L1-PAINT", "L1-ASSY"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def wait_for(pred: Callable[[], bool], timeout: float = 30.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not pred():
-        if loop.time() > end:
-            raise AssertionError("condition not reached")
-        await asyncio.sleep(0.1)
 
 
 def qualities(store: TwinStore) -> set[str]:
@@ -60,22 +44,15 @@ def url_of(store: TwinStore) -> str:
     return f"redis://{kw['host']}:{kw['port']}/{kw.get('db', 0)}"
 
 
-async def run_adapter(
-    store: TwinStore, plant: Plant, url: str
-) -> tuple[EndpointAdapter, asyncio.Task[None], AsyncTwinStore]:
-    bindings, _ = build_bindings(plant, {"L1": url})
-    astore = AsyncTwinStore.from_url(url_of(store), plant.id, {e.id: e.line for e in plant.equipment()})
-    adapter = EndpointAdapter(url, bindings[url], astore, FAST)
-    return adapter, asyncio.create_task(adapter.run()), astore
-
-
 @pytest.mark.slow  # ~30-50 s on a shared machine; the SIGSTOP test below covers recovery in quick runs
 @pytest.mark.timeout(170)
 async def test_five_kill_restart_cycles_recover(store: TwinStore, mini_plant: Plant) -> None:
     port = free_port()
     with ServerProcess(port, MINI_PLANT, line="L1") as proc:
         proc.start(start_value=1000)
-        adapter, task, astore = await run_adapter(store, mini_plant, proc.url)
+        adapter, task, astore = await start_adapter(
+            mini_plant, proc.url, url_of(store), FAST, {"L1": proc.url}
+        )
         try:
             await wait_for(lambda: all_fresh(store, 1000))
             for cycle in range(1, 6):
@@ -91,9 +68,7 @@ async def test_five_kill_restart_cycles_recover(store: TwinStore, mini_plant: Pl
             assert adapter.sink.counters.stale_marks == 5 * adapter.sink.tag_count
             assert not task.done()
         finally:
-            await adapter.stop()
-            await asyncio.wait_for(task, 15)
-            await astore.close()
+            await stop_adapter(adapter, task, astore)
 
 
 @pytest.mark.timeout(120)
@@ -101,7 +76,9 @@ async def test_silent_stall_is_detected_and_recovered(store: TwinStore, mini_pla
     """SIGSTOP: the socket stays open but nothing answers; only the publish watchdog can notice."""
     with ServerProcess(free_port(), MINI_PLANT, line="L1") as proc:
         proc.start(start_value=50)
-        adapter, task, astore = await run_adapter(store, mini_plant, proc.url)
+        adapter, task, astore = await start_adapter(
+            mini_plant, proc.url, url_of(store), FAST, {"L1": proc.url}
+        )
         try:
             await wait_for(lambda: all_fresh(store, 50))
             proc.kill(signal.SIGSTOP)
@@ -111,6 +88,4 @@ async def test_silent_stall_is_detected_and_recovered(store: TwinStore, mini_pla
             assert adapter.status.disconnects >= 1
             assert "stalled" in (adapter.status.last_error or "stalled") or adapter.status.connected
         finally:
-            await adapter.stop()
-            await asyncio.wait_for(task, 15)
-            await astore.close()
+            await stop_adapter(adapter, task, astore)

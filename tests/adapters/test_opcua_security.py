@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,17 +21,12 @@ from adapters.opcua.security import (
 )
 from adapters.opcua.session import AdapterOptions, EndpointAdapter, check_endpoint
 from adapters.opcua.testing import TagServer, plant_tags, serve
+from tests.helpers import free_port
 from twin.model import Plant
 from twin.store import AsyncTwinStore, TwinStore
 
 pytestmark = pytest.mark.timeout(90)
 USERS = {"twin": ("s3cret", "reader")}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-
 import pytest
 
 from adapters.opcua.runner import AdapterSet
 from adapters.opcua.session import AdapterOptions
 from adapters.opcua.writeback import write_plan
 from adapters.simulator import SimulatedPlant
+from tests.helpers import wait_for
 from twin.model import Plan, PlanAssignment, Plant, StationState
 from twin.store import AsyncTwinStore, TwinStore
 
 pytestmark = pytest.mark.timeout(120)
-
-
-async def wait_for(pred: Callable[[], bool], timeout: float = 30.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not pred():
-        if loop.time() > end:
-            raise AssertionError("condition not reached")
-        await asyncio.sleep(0.1)
 
 
 async def test_simulated_plant_mirrors_and_accepts_a_plan(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import AsyncIterator
 
 import pytest
@@ -12,6 +11,7 @@ from adapters.opcua.security import ServerSecurity
 from adapters.opcua.testing import ServerProcess, TagServer, plant_tags, serve
 from adapters.opcua.writeback import PlanWriter, WriteCredentials, line_sequence, write_plan
 from tests.conftest import MINI_PLANT
+from tests.helpers import free_port
 from twin.model import Plan, PlanAssignment, Plant
 from twin.store import AsyncTwinStore, TwinStore
 
@@ -19,12 +19,6 @@ pytestmark = pytest.mark.timeout(60)
 
 USERS = {"reader": ("r-secret", "reader"), "planner": ("p-secret", "writer")}
 WRITER = WriteCredentials(username="planner", password="p-secret")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def a_plan(version: int = 3) -> Plan:

@@ -3,27 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.api.conftest import ApiEnv
+from tests.helpers import TWIN_MAIN, cli_env, run_twin
 from twin.api.auth import hash_token
 from twin.embedded import free_port
 
-TWIN = [sys.executable, "-c", "from twin.cli import main; main()"]
-
-
-def _run(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*TWIN, *args], capture_output=True, text=True, timeout=timeout, env=env)
+_run = partial(run_twin, cmd=TWIN_MAIN, timeout=120)
 
 
 def test_token_new_prints_token_and_hash_line() -> None:
@@ -44,9 +38,9 @@ def test_serve_runs_the_api_with_the_real_replanner(api_env: ApiEnv, tmp_path: P
     tokens = tmp_path / "tokens"
     tokens.write_text(lines["tokens-file line"] + "\n")
     port = free_port()
-    env = {**os.environ, "REDIS_URL": _url(api_env)}
+    env = cli_env(_url(api_env))
     proc = subprocess.Popen(
-        [*TWIN, "serve", "--port", str(port), "--tokens", str(tokens), "--no-viewer", "--no-writeback"],
+        [*TWIN_MAIN, "serve", "--port", str(port), "--tokens", str(tokens), "--no-viewer", "--no-writeback"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -87,16 +81,14 @@ def _url(env: ApiEnv) -> str:
 
 
 def test_serve_without_redis_fails_in_one_line() -> None:
-    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-    out = _run("serve", "--no-viewer", env=env)
+    out = _run("serve", "--no-viewer", env=cli_env())
     assert out.returncode == 1 and "REDIS_URL" in out.stderr
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(170)
 def test_bench_api_quick_json() -> None:
-    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-    out = _run("bench", "api", "--json", "--quick", env=env, timeout=160)
+    out = _run("bench", "api", "--json", "--quick", env=cli_env(), timeout=160)
     assert out.returncode == 0, out.stderr[-2000:]
     res = json.loads(out.stdout)
     for key in (

@@ -6,33 +6,26 @@ test is skipped only when Node.js itself is absent.
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import signal
-import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from adapters.opcua.mapping import build_bindings
-from adapters.opcua.session import AdapterOptions, EndpointAdapter
+from adapters.opcua.session import AdapterOptions
+from tests.adapters.helpers import start_adapter, stop_adapter
+from tests.helpers import free_port, wait_for
 from twin.config import plant_from_data
 from twin.model import Plant
-from twin.store import AsyncTwinStore, TwinStore
+from twin.store import TwinStore
 
 NODE_DIR = Path(__file__).parent / "node"
 NS = "urn:sdf-twin:interop"
 pytestmark = pytest.mark.timeout(600)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -120,24 +113,14 @@ def node_plant(url: str) -> Plant:
     )
 
 
-async def wait_for(pred: Callable[[], bool], timeout: float = 30.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not pred():
-        if loop.time() > end:
-            raise AssertionError("condition not reached")
-        await asyncio.sleep(0.1)
-
-
 @pytest.mark.timeout(120)
 async def test_node_opcua_values_arrive_in_redis(redis_url: str, node_plc: str) -> None:
     plant = node_plant(node_plc)
     store = TwinStore.from_url(redis_url)
     store.load_plant(plant)
-    bindings, _ = build_bindings(plant)
-    astore = AsyncTwinStore.from_url(redis_url, plant.id, {"PRESS": "N"})
-    adapter = EndpointAdapter(node_plc, bindings[node_plc], astore, AdapterOptions(publish_interval_ms=100))
-    task = asyncio.create_task(adapter.run())
+    adapter, task, astore = await start_adapter(
+        plant, node_plc, redis_url, AdapterOptions(publish_interval_ms=100)
+    )
     try:
         await adapter.wait_connected(30)
         assert adapter.status.problems == [], [str(p) for p in adapter.status.problems]
@@ -155,7 +138,5 @@ async def test_node_opcua_values_arrive_in_redis(redis_url: str, node_plc: str) 
         assert t["model"] in ("A", "B")
         assert {q for _v, q, _ts in store.read_tags("PRESS").values()} == {"good"}
     finally:
-        await adapter.stop()
-        await asyncio.wait_for(task, 15)
-        await astore.close()
+        await stop_adapter(adapter, task, astore)
         store.client.close()

@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from adapters.opcua.interop import LegacyServer, legacy_server
-from adapters.opcua.mapping import build_bindings
-from adapters.opcua.session import AdapterOptions, EndpointAdapter
+from adapters.opcua.session import AdapterOptions
+from tests.adapters.helpers import start_adapter, stop_adapter
+from tests.helpers import free_port, wait_for
 from twin.config import plant_from_data
 from twin.model import Plant
-from twin.store import AsyncTwinStore, TwinStore
+from twin.store import TwinStore
 
 pytestmark = pytest.mark.timeout(90)
 NS = "urn:sdf-twin:legacy"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def legacy_plant(url: str) -> Plant:
@@ -65,25 +58,15 @@ def plc() -> Iterator[LegacyServer]:
         yield ls
 
 
-async def wait_for(pred: Callable[[], bool], timeout: float = 20.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not pred():
-        if loop.time() > end:
-            raise AssertionError("condition not reached")
-        await asyncio.sleep(0.1)
-
-
 async def test_legacy_plc_values_arrive_in_redis(redis_url: str, plc: LegacyServer) -> None:
     from opcua import ua
 
     plant = legacy_plant(plc.url)
     store = TwinStore.from_url(redis_url)
     store.load_plant(plant)
-    bindings, _ = build_bindings(plant)
-    astore = AsyncTwinStore.from_url(redis_url, plant.id, {"ROBOT": "C7"})
-    adapter = EndpointAdapter(plc.url, bindings[plc.url], astore, AdapterOptions(publish_interval_ms=50))
-    task = asyncio.create_task(adapter.run())
+    adapter, task, astore = await start_adapter(
+        plant, plc.url, redis_url, AdapterOptions(publish_interval_ms=50)
+    )
     try:
         await adapter.wait_connected(30)
         assert [p for p in adapter.status.problems if p.fatal] == []
@@ -96,14 +79,12 @@ async def test_legacy_plc_values_arrive_in_redis(redis_url: str, plc: LegacyServ
         def tags() -> dict[str, Any]:
             return {k: v for k, (v, _q, _ts) in store.read_tags("ROBOT").items()}
 
-        await wait_for(lambda: tags().get("program") == "weld_door_left")
-        await wait_for(lambda: tags().get("speed") == 1234.5 and tags().get("cycles") == 17)
+        await wait_for(lambda: tags().get("program") == "weld_door_left", timeout=20.0)
+        await wait_for(lambda: tags().get("speed") == 1234.5 and tags().get("cycles") == 17, timeout=20.0)
         t = tags()
         assert t["state"] == 4  # a plain Int32 (no enumeration type on this server): the code
         assert t["joints"] == [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
         assert {q for _v, q, _ts in store.read_tags("ROBOT").values()} == {"good"}
     finally:
-        await adapter.stop()
-        await asyncio.wait_for(task, 15)
-        await astore.close()
+        await stop_adapter(adapter, task, astore)
         store.client.close()

@@ -9,8 +9,10 @@ import pytest
 from tests.conftest import DEMO_PLANT
 from twin.config import load_plant
 from twin.errors import ValidationError
-from twin.model import Plant
+from twin.model import Plan, PlanAssignment, Plant
+from twin.schedule.plantmodel import evaluate, solve
 from twin.schedule.problem import (
+    DEFAULT_AGV_TRANSFER_S,
     auto_lot_size,
     build_problem,
     choose_origin,
@@ -19,6 +21,7 @@ from twin.schedule.problem import (
     shift_windows,
     split_lots,
 )
+from twin.simulation import FlowSim, SimOptions
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -47,8 +50,9 @@ def test_modes_follow_routing_and_eligibility(mini_plant: Plant) -> None:
     assert set(pb.modes["B"]) == {"L2", "C-1", "C-2"}
     # Flow line: fill (sum of cycles) then one car per bottleneck cycle: 60+90+45 + 9*90.
     assert pb.modes["A"]["L1"].duration(10) == 60 + 90 + 45 + 9 * 90
-    # Cell: a car goes through its whole routing in the cell.
-    assert pb.modes["B"]["C-1"].duration(10) == 10 * (70 + 90 + 50)
+    # Cell: a car goes through its whole routing in the cell, carried in and out by the block's only AGV,
+    # which takes the car out before it brings the next one in (30 s a trip, the simulation's default).
+    assert pb.modes["B"]["C-1"].duration(10) == 10 * (70 + 90 + 50 + 2 * 30)
     # Energy above idle per car: sum over steps of (rated - idle) * cycle.
     assert pb.modes["A"]["L1"].extra_kwh(1) == pytest.approx((35 * 60 + 70 * 90 + 17 * 45) / 3600)
     assert pb.resources["L1"].run_kw == 140 and pb.resources["L1"].idle_kw == 18
@@ -133,3 +137,65 @@ def test_choose_origin_is_a_shift_start(mini_plant: Plant) -> None:
     assert choose_origin(mini_plant, MONDAY_6 + 3 * 3600 + 17) == MONDAY_6  # inside the day shift
     assert choose_origin(mini_plant, MONDAY_6 - 2 * 3600) == MONDAY_6  # before it: the next start
     assert choose_origin(mini_plant, MONDAY_6 + 10 * 3600) == MONDAY_6 + 86400
+
+
+@pytest.mark.parametrize(
+    ("plant_file", "resource", "model"),
+    [
+        ("demo", "C", "EV-SUV"),
+        ("demo", "C", "HATCH"),
+        ("demo", "L2", "HATCH"),
+        ("mini", "C-1", "B"),
+    ],
+)
+def test_scheduled_lot_takes_what_the_simulation_takes(
+    mini_plant: Plant, plant_file: str, resource: str, model: str
+) -> None:
+    """A lot's duration in the problem is what the plant's flow simulation takes for it (no variance, no
+    faults, the simulation's default AGV trips): cell blocks hold a cell while the AGV brings the car."""
+    plant = load_plant(DEMO_PLANT) if plant_file == "demo" else mini_plant
+    q = 115
+    pb = build_problem(plant, {model: q}, origin=MONDAY_6, lot_size=q)
+    scheduled = pb.modes[model][resource].duration(q)
+    sim = FlowSim(plant, options=SimOptions(cycle_cv=0.0, faults=False))
+    assert sim.options.agv_transfer_s == DEFAULT_AGV_TRANSFER_S
+    lot = PlanAssignment(resource=resource, model=model, quantity=q, start_s=0.0, end_s=float(scheduled))
+    sim.follow(Plan(demand={model: q}, assignments=[lot]))
+    sim.env.run(until=3 * 86400)
+    assert sim.completed == {model: q}
+    assert scheduled == pytest.approx(sim.last_completion_s, rel=0.01)
+
+
+def test_requested_lot_size_is_capped_to_fit_a_shift_with_a_note() -> None:
+    """A lot bigger than a shift can hold is never schedulable: the lot size is capped (and says so), so a
+    demand the plant can build is met."""
+    demo = load_plant(DEMO_PLANT)
+    pb = build_problem(demo, {"HATCH": 1000}, origin=MONDAY_6, lot_size=1000)
+    eight_h = 8 * 3600
+    for lot in pb.lots:  # every lot fits in one shift on every resource that builds HATCH
+        assert all(pb.modes["HATCH"][r].duration(lot.quantity) <= eight_h for r in ("L2", "C"))
+    assert len(pb.notes) == 1 and "HATCH: lot size 1000 capped to" in pb.notes[0]
+    assert pb.describe()["notes"] == pb.notes
+    result = solve(pb, time_limit_s=2.0)
+    assert evaluate(pb, result.schedule).unmet_cars == 0
+    # A lot size that fits is left alone.
+    assert build_problem(demo, {"HATCH": 1000}, origin=MONDAY_6, lot_size=100).notes == []
+
+
+@pytest.mark.timeout(120)
+def test_big_demand_keeps_every_eligible_resource_busy() -> None:
+    """QA: HATCH 5000 on the demo plant (beyond capacity) made automatic lots longer than any shift; the
+    cell block stood 73 % busy while thousands of cars were unmet. Now the lots fit, and the resources that
+    can build HATCH (L2, the cell block) are busy most of their shifts."""
+    demo = load_plant(DEMO_PLANT)
+    demand = {**demo.demand, "HATCH": 5000}
+    pb = build_problem(demo, demand, origin=MONDAY_6)
+    assert any(n.startswith("HATCH: lot size 625 (automatic) capped") for n in pb.notes)
+    result = solve(pb, time_limit_s=3.0)
+    score = evaluate(pb, result.schedule)
+    built = sum(s.quantity for s in result.schedule)
+    assert score.unmet_cars == sum(demand.values()) - built
+    shift_s = sum(w.length for w in shift_windows(demo, MONDAY_6, pb.horizon))
+    for rid in ("L2", "C"):
+        busy = sum(s.end - s.start for s in result.schedule if s.resource == rid)
+        assert busy / shift_s > 0.75, rid

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 from pathlib import Path
@@ -11,23 +10,15 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import DEMO_PLANT, MINI_PLANT
+from tests.helpers import cli_env, run_twin
 from twin.config import parse_plant
 from twin.store import TwinStore
-
-ROOT = Path(__file__).resolve().parents[2]
-TWIN = ROOT / ".venv" / "bin" / "twin"
 
 pytestmark = pytest.mark.timeout(120)
 
 
 def twin(*args: str, redis_url: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-    env["COLUMNS"] = "200"
-    if redis_url:
-        env["REDIS_URL"] = redis_url
-    return subprocess.run(
-        [str(TWIN), *args], capture_output=True, text=True, env=env, timeout=100, check=False
-    )
+    return run_twin(*args, env=cli_env(redis_url, COLUMNS="200"), timeout=100)
 
 
 def test_load_prints_counts_and_times_then_status_json(redis_url: str) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 import pytest
 
+from tests.helpers import TWIN_MAIN, cli_env, run_twin
 from twin.cli import hoist_global_options
 from twin.store import TwinStore
 
@@ -29,20 +29,7 @@ def test_hoist_moves_root_options_in_front() -> None:
 
 
 def test_status_takes_redis_url_after_the_command(store: TwinStore, redis_url: str) -> None:
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from twin.cli import main; main()",
-            "status",
-            "--json",
-            "--redis-url",
-            redis_url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    out = run_twin("status", "--json", "--redis-url", redis_url, cmd=TWIN_MAIN)
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)["equipment"]
     assert {r["id"] for r in rows} == {e.id for e in store.plant().equipment()}
@@ -50,17 +37,7 @@ def test_status_takes_redis_url_after_the_command(store: TwinStore, redis_url: s
 
 def _twin(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """The console script's entry point as a user runs it (no REDIS_URL unless given)."""
-    import os
-
-    full_env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-c", "from twin.cli import main; main()", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=full_env,
-    )
+    return run_twin(*args, cmd=TWIN_MAIN, env=cli_env(**(env or {})))
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-import socket
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -25,6 +24,7 @@ import typer
 from twin.cli import app
 from twin.cli.common import DEFAULT_CONFIG, fail, settings
 from twin.config import load_plant
+from twin.embedded import port_free
 from twin.kpi import state_name
 from twin.model import Plant
 from twin.store import AsyncTwinStore, TwinStore
@@ -42,17 +42,6 @@ class _QuietSessionNotes(logging.Filter):
 def say(text: str) -> None:
     """One line to stdout, flushed at once (tests and users read it live)."""
     print(text, flush=True)
-
-
-def port_free(host: str, port: int) -> bool:
-    """True if a TCP port can be bound on ``host`` right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    return True
 
 
 # ------------------------------------------------------------------------------------------ mirrors

@@ -31,6 +31,10 @@ from typing import Any
 
 from twin.errors import ValidationError
 from twin.model import PROCESSING_TYPES, EquipmentType, LineKind, Plan, Plant, StationState
+from twin.simulation import SimOptions
+
+#: One AGV trip in a cell block, as the plant's flow simulation (the plan check) assumes by default.
+DEFAULT_AGV_TRANSFER_S: float = SimOptions.agv_transfer_s
 
 #: Default upper bound of non-frozen lots per model when the lot size is chosen automatically.
 AUTO_LOTS_PER_MODEL = 8
@@ -136,6 +140,8 @@ class Problem:
     power_cap_kw: float | None = None
     reference: dict[str, tuple[str, int]] = field(default_factory=dict)  # lot -> (resource, start)
     weights: Weights = field(default_factory=Weights)
+    #: What the builder changed from what it was asked for (e.g. a lot size capped to fit a shift).
+    notes: list[str] = field(default_factory=list)
 
     def lot(self, lot_id: str) -> Lot:
         """A lot by id."""
@@ -165,6 +171,7 @@ class Problem:
             "models": sorted(self.modes),
             "horizon_s": self.horizon,
             "now_s": self.now,
+            "notes": list(self.notes),
         }
 
 
@@ -268,10 +275,29 @@ def _stages(plant: Plant, model_steps: Sequence[tuple[float, list[str]]]) -> lis
     return [(t, len(h), h[0]) for t, h in stages]
 
 
-def plant_modes(plant: Plant) -> dict[str, dict[str, Mode]]:
+def _agv_count(plant: Plant, line_id: str) -> int:
+    """AGVs of a line (a cell block's cars are carried by them; none: no travel is simulated)."""
+    line = next((ln for ln in plant.lines if ln.id == line_id), None)
+    return sum(1 for e in line.equipment if e.type == EquipmentType.AGV) if line is not None else 0
+
+
+def plant_modes(plant: Plant, agv_transfer_s: float = 0.0) -> dict[str, dict[str, Mode]]:
+    """How each model is built on each resource (see the module docstring for the durations).
+
+    ``agv_transfer_s`` is one AGV trip in a cell block that has AGVs (the simulation's
+    :attr:`twin.simulation.SimOptions.agv_transfer_s`; :func:`build_problem` passes its default). A cell
+    is also held while its car is carried in, and a car needs a trip into its first cell, one between
+    cells and one out, so with ``A`` the trip and ``t``/``n`` a stage's cycle and cells, a stage takes
+    ``(t + A) / n`` per car and the fill time is ``sum(t + A) + A`` (what the simulation does, to the
+    second, when AGVs are not the bottleneck). With a single AGV it also carries the car out before it can
+    bring the next one in: a single cell then takes ``t + 2A`` per car, and a block at least
+    ``(stages + 1) x A`` per car (the AGV's own work). The default 0 is the block model without travel.
+    """
     eqs = plant.equipment_by_id()
     modes: dict[str, dict[str, Mode]] = {}
-    for rid, kind, _line, stations in plant_resources(plant):
+    for rid, kind, line_id, stations in plant_resources(plant):
+        agvs = _agv_count(plant, line_id) if kind in ("cell", "block") else 0
+        trip = float(agv_transfer_s) if agvs else 0.0
         for m in plant.models:
             steps: list[tuple[float, list[str]]] = []
             extra_j_per_car = 0.0
@@ -283,15 +309,20 @@ def plant_modes(plant: Plant) -> dict[str, dict[str, Mode]]:
                 # Each car spends cycle_s on one of the units doing this step, at rated power.
                 extra_j_per_car += step.cycle_s * (eqs[here[0]].power_kw - eqs[here[0]].idle_power_kw)
             else:
-                if kind == "cell":
-                    setup, per_car = 0.0, sum(c for c, _ in steps)
+                if kind == "cell" and agvs == 1:
+                    # In, build, out with the one AGV, which must be back before the next car comes in.
+                    setup, per_car = 0.0, sum(c for c, _ in steps) + 2 * trip
+                elif kind == "cell":
+                    setup, per_car = trip, sum(c for c, _ in steps) + trip
                 else:
-                    # Flow: fill time for the first car, then one car per bottleneck stage cycle.
-                    stage_times = [t / n for t, n, _ in _stages(plant, steps)]
-                    setup, per_car = (
-                        sum(t for t, _, _ in _stages(plant, steps)) - max(stage_times),
-                        max(stage_times),
-                    )
+                    # Flow: fill time for the first car, then one car per bottleneck stage cycle. In a cell
+                    # block each stage also holds its cell while the AGV brings the car in.
+                    stages = _stages(plant, steps)
+                    stage_times = [(t + trip) / n for t, n, _ in stages]
+                    per_car = max(stage_times)
+                    if agvs == 1:
+                        per_car = max(per_car, (len(stages) + 1) * trip)
+                    setup = sum(t + trip for t, _, _ in stages) + trip - per_car
                 modes.setdefault(m.id, {})[rid] = Mode(rid, setup, per_car, extra_j_per_car / 3600.0)
     return modes
 
@@ -358,6 +389,53 @@ def auto_lot_size(demand: Mapping[str, int], lots_per_model: int = AUTO_LOTS_PER
     return max(1, math.ceil(size / 5) * 5) if size > 5 else max(1, size)
 
 
+def shortest_shift_s(plant: Plant, horizon_s: int) -> int:
+    """The shortest shift of the plant calendar in seconds (at most the horizon): the window every lot
+    must fit in, wherever it lands (a shift of equal start and end lasts 24 h)."""
+    lengths: list[int] = []
+    for sh in plant.calendar.shifts:
+        h1, m1 = (int(x) for x in sh.start.split(":"))
+        h2, m2 = (int(x) for x in sh.end.split(":"))
+        length = ((h2 * 60 + m2) - (h1 * 60 + m1)) % (24 * 60) or 24 * 60
+        lengths.append(length * 60)
+    return min([*lengths, horizon_s])
+
+
+def max_lot_sizes(
+    modes: Mapping[str, Mapping[str, Mode]],
+    resources: Mapping[str, Resource],
+    changeover: Mapping[tuple[str, str], int],
+    window_s: int,
+) -> dict[str, tuple[int, str | None]]:
+    """Per model, the most cars a lot may hold, and the resource that sets it: ``(cars, resource)``.
+
+    A lot is built inside one shift window, so it must fit in ``window_s`` (the shortest shift) after the
+    longest changeover into its model. Fitting the fastest resource only is not enough: lots too big for
+    the slower ones leave those idle while demand goes unmet (measured on the demo plant: the cell block
+    38 % busy). So the cap is what fits on the slowest resource that can build the model and has a
+    window, among those at least half as fast as the fastest (a very slow one would shrink every lot).
+    At least 1 (a model nothing can build stays unmet either way).
+    """
+    out: dict[str, tuple[int, str | None]] = {}
+    for model, per_res in modes.items():
+        co = max([s for (_a, b), s in changeover.items() if b == model], default=0)
+        fits: list[tuple[int, str]] = []
+        for rid, mode in sorted(per_res.items()):
+            if not resources[rid].windows or mode.per_car_s <= 0:
+                continue
+            fit = math.floor((window_s - co - mode.setup_s) / mode.per_car_s + 1e-9)
+            while fit > 0 and mode.duration(fit) > window_s - co:  # rounding up of the duration
+                fit -= 1
+            if fit > 0:
+                fits.append((fit, rid))
+        if not fits:
+            out[model] = (1, None)
+            continue
+        best = max(f for f, _r in fits)
+        out[model] = min((f, r) for f, r in fits if 2 * f >= best)
+    return out
+
+
 def build_problem(
     plant: Plant,
     demand: Mapping[str, int],
@@ -375,6 +453,7 @@ def build_problem(
     weights: Weights | None = None,
     quantities: Mapping[str, Sequence[tuple[str, int]]] | None = None,
     allowed: Mapping[str, Sequence[str]] | None = None,
+    agv_transfer_s: float = DEFAULT_AGV_TRANSFER_S,
 ) -> Problem:
     """Build the scheduling problem.
 
@@ -386,7 +465,12 @@ def build_problem(
     due time per model (seconds from origin); by default every lot is due at the end of the horizon.
     ``quantities`` gives ``(lot id, size)`` of a model's first new lots (a re-plan keeps the old plan's);
     demand beyond them is split by ``lot_size``. ``allowed`` restricts resources to some models (a
-    planning policy, e.g. a dedicated line building only its own model).
+    planning policy, e.g. a dedicated line building only its own model). ``agv_transfer_s`` is one AGV
+    trip in cell blocks (see :func:`plant_modes`; the simulation's default).
+
+    Lots never exceed what fits in the shortest shift on the model's best resource
+    (:func:`max_lot_sizes`): a bigger lot could never be scheduled. A requested ``lot_size`` (or a given
+    lot quantity) above that is capped, and ``Problem.notes`` says so.
     """
     known = {m.id for m in plant.models}
     for model, qty in demand.items():
@@ -417,7 +501,7 @@ def build_problem(
             windows=tuple(windows),
             initial_model=init,
         )
-    modes = plant_modes(plant)
+    modes = plant_modes(plant, agv_transfer_s)
     for rid, models_ok in (allowed or {}).items():
         for model in list(modes):
             if rid in modes[model] and model not in models_ok:
@@ -438,19 +522,31 @@ def build_problem(
         lots.append(Lot(lot_id, model, qty, idx, release=min(start, now), fixed=Fixed(res, start)))
         frozen_qty[model] = frozen_qty.get(model, 0) + qty
     remaining = {m: max(0, q - frozen_qty.get(m, 0)) for m, q in demand.items()}
-    size = lot_size or auto_lot_size(remaining)
-    if size < 1:
-        raise ValidationError(f"lot size must be >= 1, got {size}")
+    requested = lot_size or auto_lot_size(remaining)
+    if requested < 1:
+        raise ValidationError(f"lot size must be >= 1, got {requested}")
+    shift_s = shortest_shift_s(plant, horizon)
+    caps = max_lot_sizes(modes, resources, changeover, shift_s)
+    notes: list[str] = []
     used = {lot.id for lot in lots}
     for model in sorted(remaining):
         counter = 0
+        cap, where = caps.get(model, (requested, None))
+        size = min(requested, cap)
         given = [(i, q) for i, q in (quantities or {}).get(model, []) if q > 0]
+        asked = max([min(requested, remaining[model]), *(q for _i, q in given)])
+        if where is not None and asked > cap:
+            how = "" if lot_size else " (automatic)"
+            notes.append(
+                f"{model}: lot size {asked}{how} capped to {cap} cars: a lot must fit in one "
+                f"{shift_s / 3600:g} h shift on each resource that builds it ({cap} on {where})"
+            )
         sizes: list[tuple[str | None, int]] = []
         left = remaining[model]
         for given_lot, q in given:
             if left <= 0:
                 break
-            sizes.append((given_lot if given_lot not in used else None, min(q, left)))
+            sizes.append((given_lot if given_lot not in used else None, min(q, left, cap)))
             left -= sizes[-1][1]
         sizes += [(None, q) for q in split_lots(left, size)]
         for given_id, qty in sizes:
@@ -479,6 +575,7 @@ def build_problem(
         demand=dict(demand),
         power_cap_kw=power_cap_kw,
         weights=weights or Weights(),
+        notes=notes,
     )
 
 

@@ -27,6 +27,7 @@ from twin.model import Plan, PlanAssignment, Plant
 from twin.schedule.plans import plan_kpis
 from twin.schedule.plantmodel import Scheduled, Score, SolveResult, evaluate, solve, validate
 from twin.schedule.problem import (
+    DEFAULT_AGV_TRANSFER_S,
     Problem,
     Weights,
     build_problem,
@@ -59,6 +60,8 @@ class ReplanConfig:
     #: With no current plan, plan the classic way (each dedicated line builds only its home model): the
     #: plant's starting point; every re-plan after that is free to use the lines flexibly.
     first_plan_dedicated: bool = True
+    #: One AGV trip in cell blocks (seconds): the plan check simulates with the same default.
+    agv_transfer_s: float = DEFAULT_AGV_TRANSFER_S
 
 
 @dataclass
@@ -213,6 +216,7 @@ def replan(
         weights=cfg.weights,
         quantities={m: [(s.lot, s.quantity) for s in lots] for m, lots in kept.items()},
         allowed=allowed,
+        agv_transfer_s=cfg.agv_transfer_s,
     )
     # Map the kept lots onto the new lots (same model, same order): the warm start and the reference.
     baseline: list[Scheduled] | None = None
@@ -275,6 +279,7 @@ def replan(
         ),
         "baseline_score": baseline_score.as_dict() if baseline_score else None,
         "problem": problem.describe(),
+        "notes": list(problem.notes),
         "allowed": {r: list(ms) for r, ms in (allowed or {}).items()},
     }
     keep = (
