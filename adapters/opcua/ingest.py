@@ -34,8 +34,12 @@ log = logging.getLogger(__name__)
 _JSON_SCALARS = (int, float, str, bool)
 
 
-def _decode_items(items: Sequence[ua.MonitoredItemNotification]) -> Iterator[tuple[int, Any, int, float | None]]:
-    """``(client handle, value, status severity, source/server timestamp or None)`` of asyncua's items."""
+# (client handle, value, StatusCode severity, source/server timestamp or None): what the sink takes
+_Row = tuple[int, Any, int, float | None]
+
+
+def _decode_items(items: Sequence[ua.MonitoredItemNotification]) -> Iterator[_Row]:
+    """asyncua's items as rows for :meth:`IngestSink._take`."""
     for item in items:
         dv = item.Value
         var = dv.Value
@@ -151,7 +155,7 @@ class IngestSink:
         # src or srv or None: a zero (unset) timestamp means "now", as a missing one does
         self._take(((h, v, status >> 30, src or srv or None) for h, v, status, src, srv in items), len(items))
 
-    def _take(self, rows: Iterable[tuple[int, Any, int, float | None]], n_items: int) -> None:
+    def _take(self, rows: Iterable[_Row], n_items: int) -> None:
         """Pending changes from ``(client handle, value, status severity, timestamp or None)`` rows.
 
         Severity is the StatusCode's top two bits: 0 good, 1 uncertain, 2/3 bad. A value the tag's
@@ -168,19 +172,16 @@ class IngestSink:
             if h >= n_tags or (t := tags[h]) is None:
                 unknown += 1
                 continue
-            if sev == 0:
-                q = "good"
-                cv = t.check(v)
-                if cv is BAD:
-                    q, cv, bad = "bad", _json_safe(v), bad + 1
-            elif sev == 1:
-                q = "uncertain"
-                uncertain += 1
-                cv = t.check(v)
-                if cv is BAD:
-                    q, cv, bad = "bad", _json_safe(v), bad + 1
-            else:
+            if sev > 1:
                 q, cv, bad_status = "bad", None, bad_status + 1
+            else:
+                if sev:
+                    q, uncertain = "uncertain", uncertain + 1
+                else:
+                    q = "good"
+                cv = t.check(v)
+                if cv is BAD:
+                    q, cv, bad = "bad", _json_safe(v), bad + 1
             if t in pending:
                 coalesced += 1
             pending[t] = Change(t.equipment, t.name, cv, q, now if ts is None else ts)
