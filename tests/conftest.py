@@ -45,6 +45,12 @@ def mini_plant() -> Plant:
     return load_plant(MINI_PLANT)
 
 
+@pytest.fixture(scope="module")
+def demo() -> Plant:
+    """The demo plant (two flow lines and a block of specialised cells), loaded once per module."""
+    return load_plant(DEMO_PLANT)
+
+
 @pytest.fixture
 def store(redis_url: str, mini_plant: Plant) -> Iterator[TwinStore]:
     """A store with the mini plant loaded."""

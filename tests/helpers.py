@@ -10,8 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from twin.embedded import free_port
+from twin.store import TwinStore
 
-__all__ = ["TWIN", "TWIN_MAIN", "cli_env", "free_port", "run_twin", "wait_for"]
+__all__ = ["TWIN", "TWIN_MAIN", "cli_env", "free_port", "run_twin", "url_of", "wait_for"]
 
 # The `twin` console script installed next to this interpreter, as users run it.
 TWIN = [str(Path(sys.executable).parent / "twin")]
@@ -43,3 +44,9 @@ def run_twin(
 ) -> subprocess.CompletedProcess[str]:
     """Run the CLI (``cmd``, the console script by default) with ``args``; text output captured."""
     return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def url_of(store: TwinStore) -> str:
+    """The redis:// URL a store is connected to (for a second client or a subprocess)."""
+    kw = store.client.connection_pool.connection_kwargs
+    return f"redis://{kw['host']}:{kw['port']}/{kw.get('db', 0)}"

@@ -21,7 +21,6 @@ import logging
 import multiprocessing as mp
 import os
 import resource
-import socket
 import statistics
 import sys
 import tempfile
@@ -32,14 +31,9 @@ from typing import Any
 import yaml
 
 from adapters.opcua.testing import ServerProcess
+from twin.embedded import free_port
 
 PUBLISH_MS = 100.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def bench_plant_doc(lines: int, stations: int) -> dict[str, Any]:
@@ -230,7 +224,7 @@ def run_ingest_bench(redis_url: str, *, quick: bool = False) -> dict[str, Any]:
         plant_file = Path(tmp) / "bench.yaml"
         plant_file.write_text(yaml.safe_dump(doc))
         procs = [
-            ServerProcess(_free_port(), plant_file, line=ln["id"], rate=overload_rate) for ln in doc["lines"]
+            ServerProcess(free_port(), plant_file, line=ln["id"], rate=overload_rate) for ln in doc["lines"]
         ]
         urls = {ln["id"]: p.url for ln, p in zip(doc["lines"], procs, strict=True)}
         try:

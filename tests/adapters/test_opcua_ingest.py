@@ -14,7 +14,7 @@ import redis
 from adapters.opcua.session import AdapterOptions, EndpointAdapter
 from adapters.opcua.testing import TagServer, plant_tags, serve
 from tests.adapters import helpers
-from tests.helpers import free_port
+from tests.helpers import free_port, url_of
 from tests.helpers import wait_for as poll
 from twin.model import Plant, TagDef, TagType
 from twin.store import AsyncTwinStore, TwinStore
@@ -50,9 +50,7 @@ stop_adapter = partial(helpers.stop_adapter, timeout=10.0)
 async def test_values_mirror_with_quality_and_batches(
     store: TwinStore, mini_plant: Plant, l1_server: TagServer
 ) -> None:
-    adapter, task, astore = await start_adapter(
-        mini_plant, l1_server.url, store.client.connection_pool.connection_kwargs and _url(store)
-    )
+    adapter, task, astore = await start_adapter(mini_plant, l1_server.url, url_of(store))
     try:
         await adapter.wait_connected(15)
         assert adapter.status.problems == []
@@ -78,17 +76,12 @@ async def test_values_mirror_with_quality_and_batches(
         await stop_adapter(adapter, task, astore)
 
 
-def _url(store: TwinStore) -> str:
-    kw = store.client.connection_pool.connection_kwargs
-    return f"redis://{kw['host']}:{kw['port']}/{kw.get('db', 0)}"
-
-
 async def test_bad_values_and_status_are_marked_bad(
     store: TwinStore, mini_plant: Plant, l1_server: TagServer
 ) -> None:
     from asyncua import ua
 
-    adapter, task, astore = await start_adapter(mini_plant, l1_server.url, _url(store))
+    adapter, task, astore = await start_adapter(mini_plant, l1_server.url, url_of(store))
     try:
         await adapter.wait_connected(15)
         await l1_server.write("L1-WELD", "power_kw", math.nan)  # NaN
@@ -158,7 +151,7 @@ async def test_overload_coalesces_and_counts(
     store: TwinStore, mini_plant: Plant, l1_server: TagServer
 ) -> None:
     """A slow store: changes pile up per tag (bounded), the overwritten ones are counted, latest wins."""
-    adapter, task, astore = await start_adapter(mini_plant, l1_server.url, _url(store))
+    adapter, task, astore = await start_adapter(mini_plant, l1_server.url, url_of(store))
     try:
         await adapter.wait_connected(15)
         real = astore.write_changes
@@ -185,7 +178,7 @@ async def test_overload_coalesces_and_counts(
 
 
 def test_stream_entries_are_json(store: TwinStore) -> None:
-    raw = redis.Redis.from_url(_url(store), decode_responses=True)
+    raw = redis.Redis.from_url(url_of(store), decode_responses=True)
     assert raw.ping()
     assert json.dumps([]) == "[]"
     raw.close()

@@ -11,7 +11,7 @@ from adapters.opcua.session import AdapterOptions
 from adapters.opcua.testing import ServerProcess
 from tests.adapters.helpers import start_adapter, stop_adapter
 from tests.conftest import MINI_PLANT
-from tests.helpers import free_port, wait_for
+from tests.helpers import free_port, url_of, wait_for
 from twin.model import Plant
 from twin.store import TwinStore
 
@@ -37,11 +37,6 @@ def all_fresh(store: TwinStore, generation: int) -> bool:
     return all(store.read_tags(eq).get("state", (None,))[0] is not None for eq in L1) and all(
         int(store.read_tags(eq)["part_count"][0]) >= generation for eq in ("L1-WELD", "L1-PAINT", "L1-ASSY")
     )
-
-
-def url_of(store: TwinStore) -> str:
-    kw = store.client.connection_pool.connection_kwargs
-    return f"redis://{kw['host']}:{kw['port']}/{kw.get('db', 0)}"
 
 
 @pytest.mark.slow  # ~30-50 s on a shared machine; the SIGSTOP test below covers recovery in quick runs

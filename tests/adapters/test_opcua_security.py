@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from adapters.opcua.errors import AuthenticationError, SecurityError, UntrustedServerError
-from adapters.opcua.mapping import build_bindings
 from adapters.opcua.security import (
     CLIENT_APP_URI,
     CertPair,
@@ -19,11 +18,12 @@ from adapters.opcua.security import (
     generate_certificate,
     trust_dir,
 )
-from adapters.opcua.session import AdapterOptions, EndpointAdapter, check_endpoint
+from adapters.opcua.session import AdapterOptions, check_endpoint
 from adapters.opcua.testing import TagServer, plant_tags, serve
-from tests.helpers import free_port
+from tests.adapters.helpers import start_adapter, stop_adapter
+from tests.helpers import free_port, url_of
 from twin.model import Plant
-from twin.store import AsyncTwinStore, TwinStore
+from twin.store import TwinStore
 
 pytestmark = pytest.mark.timeout(90)
 USERS = {"twin": ("s3cret", "reader")}
@@ -88,25 +88,13 @@ async def secure_plc(pki: Pki, mini_plant: Plant) -> AsyncIterator[TagServer]:
         yield ts
 
 
-def url_of(store: TwinStore) -> str:
-    kw = store.client.connection_pool.connection_kwargs
-    return f"redis://{kw['host']}:{kw['port']}/{kw.get('db', 0)}"
-
-
 async def test_sign_and_encrypt_session_mirrors_values(
     pki: Pki, store: TwinStore, mini_plant: Plant, secure_plc: TagServer
 ) -> None:
-    bindings, _ = build_bindings(mini_plant, {"L1": secure_plc.url})
-    astore = AsyncTwinStore.from_url(
-        url_of(store), mini_plant.id, {e.id: e.line for e in mini_plant.equipment()}
+    options = AdapterOptions(publish_interval_ms=50, security=client_sec(pki))
+    adapter, task, astore = await start_adapter(
+        mini_plant, secure_plc.url, url_of(store), options, {"L1": secure_plc.url}
     )
-    adapter = EndpointAdapter(
-        secure_plc.url,
-        bindings[secure_plc.url],
-        astore,
-        AdapterOptions(publish_interval_ms=50, security=client_sec(pki)),
-    )
-    task = asyncio.create_task(adapter.run())
     try:
         await adapter.wait_connected(30)
         await secure_plc.write("L1-PAINT", "power_kw", 12.5)
@@ -116,9 +104,7 @@ async def test_sign_and_encrypt_session_mirrors_values(
             await asyncio.sleep(0.05)
         assert store.read_tags("L1-PAINT")["power_kw"][:2] == (12.5, "good")
     finally:
-        await adapter.stop()
-        await asyncio.wait_for(task, 15)
-        await astore.close()
+        await stop_adapter(adapter, task, astore)
 
 
 async def test_sign_only_is_accepted(pki: Pki, secure_plc: TagServer) -> None:

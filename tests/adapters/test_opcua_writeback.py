@@ -11,7 +11,7 @@ from adapters.opcua.security import ServerSecurity
 from adapters.opcua.testing import ServerProcess, TagServer, plant_tags, serve
 from adapters.opcua.writeback import PlanWriter, WriteCredentials, line_sequence, write_plan
 from tests.conftest import MINI_PLANT
-from tests.helpers import free_port
+from tests.helpers import free_port, url_of
 from twin.model import Plan, PlanAssignment, Plant
 from twin.store import AsyncTwinStore, TwinStore
 
@@ -38,11 +38,6 @@ async def plc(mini_plant: Plant) -> AsyncIterator[TagServer]:
     sec = ServerSecurity(users=USERS)
     async with serve(free_port(), plant_tags(mini_plant, "L1"), plan_lines=["L1"], security=sec) as ts:
         yield ts
-
-
-def url_of(store: TwinStore) -> str:
-    kw = store.client.connection_pool.connection_kwargs
-    return f"redis://{kw['host']}:{kw['port']}/{kw.get('db', 0)}"
 
 
 async def plan_version(ts: TagServer) -> int:

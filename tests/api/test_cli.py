@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.api.conftest import ApiEnv
-from tests.helpers import TWIN_MAIN, cli_env, run_twin
+from tests.helpers import TWIN_MAIN, cli_env, run_twin, url_of
 from twin.api.auth import hash_token
 from twin.embedded import free_port
 
@@ -38,7 +38,7 @@ def test_serve_runs_the_api_with_the_real_replanner(api_env: ApiEnv, tmp_path: P
     tokens = tmp_path / "tokens"
     tokens.write_text(lines["tokens-file line"] + "\n")
     port = free_port()
-    env = cli_env(_url(api_env))
+    env = cli_env(url_of(api_env.store))
     proc = subprocess.Popen(
         [*TWIN_MAIN, "serve", "--port", str(port), "--tokens", str(tokens), "--no-viewer", "--no-writeback"],
         env=env,
@@ -73,11 +73,6 @@ def test_serve_runs_the_api_with_the_real_replanner(api_env: ApiEnv, tmp_path: P
             proc.kill()
             raise
     assert proc.returncode == 0, err
-
-
-def _url(env: ApiEnv) -> str:
-    kw = env.store.client.connection_pool.connection_kwargs
-    return f"redis://{kw['host']}:{kw['port']}/{kw.get('db', 0)}"
 
 
 def test_serve_without_redis_fails_in_one_line() -> None:

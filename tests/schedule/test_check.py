@@ -4,17 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import DEMO_PLANT
-from twin.config import load_plant
 from twin.model import Plan, PlanAssignment, Plant
 from twin.schedule.check import check
 from twin.simulation import SimOptions
-
-
-@pytest.fixture(scope="module")
-def demo() -> Plant:
-    """The demo plant."""
-    return load_plant(DEMO_PLANT)
 
 
 def lots(demand: dict[str, int], *rows: tuple[str, str, int]) -> Plan:

@@ -254,3 +254,13 @@ def test_ctrl_c_after_a_solve_reaches_the_callers_handler() -> None:
         [sys.executable, "-c", SIGINT_AFTER_SOLVE], capture_output=True, text=True, timeout=120, cwd=root
     )
     assert out.returncode == 0 and out.stdout.strip() == "caught", (out.returncode, out.stderr[-500:])
+
+
+def test_oversized_lot_request_is_capped_and_the_plan_says_so() -> None:
+    """``--lot-size`` too big for a shift: the re-plan caps it (a note in the plan) and meets the demand."""
+    demo = load_plant(DEMO_PLANT)
+    res = replan(demo, {"HATCH": 1000}, current=None, now=MONDAY_6,
+                 config=ReplanConfig(time_limit_s=2.0, lot_size=1000, deterministic=True))  # fmt: skip
+    assert res.plan.kpis["unmet"] == 0
+    assert [n.split(" capped")[0] for n in res.plan.meta["notes"]] == ["HATCH: lot size 1000"]
+    assert validate(res.problem, res.schedule) == []

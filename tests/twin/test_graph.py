@@ -25,8 +25,6 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import DEMO_PLANT
-from twin.config import load_plant
 from twin.errors import NotFoundError
 from twin.graph import (
     Bottleneck,
@@ -60,11 +58,6 @@ OPS = [
     "final_inspect",
 ]
 ABBR = ["UB", "FR", "RS", "CL", "PT", "SL", "PR", "TC", "TR", "CP", "MA", "WH", "FL", "AL", "EOL"]
-
-
-@pytest.fixture(scope="module")
-def demo() -> Plant:
-    return load_plant(DEMO_PLANT)
 
 
 def test_graph_from_store_has_every_node_and_typed_edge(store: TwinStore, mini_plant: Plant) -> None:

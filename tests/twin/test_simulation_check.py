@@ -7,19 +7,11 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import DEMO_PLANT
-from twin.config import load_plant
 from twin.model import Plan, PlanAssignment, Plant
 from twin.schedule.problem import plant_modes
 from twin.simulation import FlowSim, SimOptions, check_plan, default_plan
 
 EXACT = SimOptions(cycle_cv=0.0, faults=False)
-
-
-@pytest.fixture(scope="module")
-def demo() -> Plant:
-    """The demo plant (two flow lines and a block of specialised cells)."""
-    return load_plant(DEMO_PLANT)
 
 
 def one_lot(resource: str, model: str, qty: int) -> Plan:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from twin.api.auth import Principal, Role, TokenEntry, TokenRegistry
 from twin.api.errors import ApiError
-from twin.model import Plan
+from twin.model import Equipment, Plan
 from twin.store import TwinStore
 
 log = logging.getLogger("twin.api")
@@ -106,6 +106,20 @@ async def get_ctx(request: Request) -> ApiContext:
     """The app's context."""
     ctx: ApiContext = request.app.state.ctx
     return ctx
+
+
+def known_line(ctx: ApiContext, line: str | None) -> None:
+    """Refuse (404) a line the plant does not have; ``None`` (the whole plant) always passes."""
+    if line is not None and line not in ctx.store.plant().line_by_id():
+        raise ApiError(404, f"unknown line {line!r}", field="line")
+
+
+def known_equipment(ctx: ApiContext, equipment: str) -> Equipment:
+    """The plant's equipment ``equipment``; refused (404) when there is none."""
+    eq = ctx.store.plant().equipment_by_id().get(equipment)
+    if eq is None:
+        raise ApiError(404, f"unknown equipment {equipment!r}", field="equipment")
+    return eq
 
 
 bearer = HTTPBearer(auto_error=False, description="API token: `Authorization: Bearer <token>`")

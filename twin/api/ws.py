@@ -19,7 +19,7 @@ import contextlib
 import json
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -208,23 +208,25 @@ def _csv(text: str | None) -> list[str]:
     return [p.strip() for p in (text or "").split(",") if p.strip()]
 
 
+def _known_csv(text: str, known: Container[str], field: str) -> list[str]:
+    """The comma-separated ids in ``text``; refused (422, naming them all) if any is not ``known``."""
+    wanted = _csv(text)
+    unknown = [w for w in wanted if w not in known]
+    if unknown:
+        raise ApiError(422, f"unknown {field}(s): {', '.join(unknown)}", field=field)
+    return wanted
+
+
 def build_filter(store: TwinStore, line: str | None, station: str | None, tag: str | None) -> Filter:
     """A filter from query parameters (comma-separated lists); unknown lines/stations are refused."""
     plant = store.plant()
     equipment: set[str] | None = None
     if line:
         lines = plant.line_by_id()
-        wanted = _csv(line)
-        unknown = [w for w in wanted if w not in lines]
-        if unknown:
-            raise ApiError(422, f"unknown line(s): {', '.join(unknown)}", field="line")
+        wanted = _known_csv(line, lines, "line")
         equipment = {e.id for w in wanted for e in lines[w].equipment}
     if station:
-        ids = plant.equipment_by_id()
-        wanted = _csv(station)
-        unknown = [w for w in wanted if w not in ids]
-        if unknown:
-            raise ApiError(422, f"unknown station(s): {', '.join(unknown)}", field="station")
+        wanted = _known_csv(station, plant.equipment_by_id(), "station")
         equipment = set(wanted) if equipment is None else equipment & set(wanted)
     tags = frozenset(_csv(tag)) if tag else None
     return Filter(equipment=frozenset(equipment) if equipment is not None else None, tags=tags)

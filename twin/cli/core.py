@@ -6,7 +6,7 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import typer
 from rich.console import Console
@@ -146,30 +146,27 @@ def _print_list(title: str, items: list[str], as_json: bool, key: str) -> None:
         sys.stdout.write(f"{item}\n")
 
 
-@graph_app.command("upstream")
-def graph_upstream(
-    ctx: typer.Context,
-    station: str = typer.Argument(..., metavar="STATION", help="Equipment id (e.g. L1-MA)."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON (for scripts)."),
-) -> None:
-    """Equipment a car can come from to reach STATION, nearest first."""
-    from twin.graph import upstream as flow_upstream
+def _flow_command(direction: Literal["upstream", "downstream"], doc: str) -> None:
+    """Register ``twin graph upstream|downstream STATION``: the same command, walking the flow one way."""
 
-    _store, g = _graph(ctx)
-    _print_list(f"upstream of {station}", flow_upstream(g, station), as_json, "upstream")
+    def command(
+        ctx: typer.Context,
+        station: str = typer.Argument(..., metavar="STATION", help="Equipment id (e.g. L1-MA)."),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON (for scripts)."),
+    ) -> None:
+        from twin.graph import downstream, upstream
+
+        walk = upstream if direction == "upstream" else downstream
+        _store, g = _graph(ctx)
+        _print_list(f"{direction} of {station}", walk(g, station), as_json, direction)
+
+    command.__doc__ = doc  # typer's help text
+    command.__name__ = f"graph_{direction}"
+    graph_app.command(direction)(command)
 
 
-@graph_app.command("downstream")
-def graph_downstream(
-    ctx: typer.Context,
-    station: str = typer.Argument(..., metavar="STATION", help="Equipment id (e.g. L1-MA)."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON (for scripts)."),
-) -> None:
-    """Equipment a car can go on to from STATION, nearest first."""
-    from twin.graph import downstream as flow_downstream
-
-    _store, g = _graph(ctx)
-    _print_list(f"downstream of {station}", flow_downstream(g, station), as_json, "downstream")
+_flow_command("upstream", "Equipment a car can come from to reach STATION, nearest first.")
+_flow_command("downstream", "Equipment a car can go on to from STATION, nearest first.")
 
 
 @graph_app.command("route")

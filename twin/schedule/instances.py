@@ -185,17 +185,23 @@ def _header(path: Path, no: int, tokens: list[str], allow_avg: bool) -> tuple[in
     return n, m
 
 
-def read_jssp(path: str | Path) -> Problem:
-    """Read an OR-Library JSSP file (0-based machines; every job visits every machine once)."""
-    p = Path(path)
+def _header_and_jobs(p: Path, allow_avg: bool) -> tuple[int, list[tuple[int, list[str]]]]:
+    """The header's machine count and its job lines, exactly as many as declared: (line number, tokens)."""
     lines = _lines(p)
     (hno, htok), body = lines[0], lines[1:]
-    n, m = _header(p, hno, htok, allow_avg=False)
+    n, m = _header(p, hno, htok, allow_avg=allow_avg)
     if len(body) < n:
         last = body[-1][0] if body else hno
         raise InstanceError(str(p), last, f"expected {n} job lines after the header, found {len(body)}")
     if len(body) > n:
         raise InstanceError(str(p), body[n][0], f"unexpected extra line: header declares {n} jobs")
+    return m, body
+
+
+def read_jssp(path: str | Path) -> Problem:
+    """Read an OR-Library JSSP file (0-based machines; every job visits every machine once)."""
+    p = Path(path)
+    m, body = _header_and_jobs(p, allow_avg=False)
     jobs = []
     for j, (no, tokens) in enumerate(body):
         vals = _ints(p, no, tokens, f"job {j}")
@@ -218,14 +224,7 @@ def read_jssp(path: str | Path) -> Problem:
 def read_fjs(path: str | Path) -> Problem:
     """Read a Brandimarte/Hurink ``.fjs`` FJSP file (1-based machines)."""
     p = Path(path)
-    lines = _lines(p)
-    (hno, htok), body = lines[0], lines[1:]
-    n, m = _header(p, hno, htok, allow_avg=True)
-    if len(body) < n:
-        last = body[-1][0] if body else hno
-        raise InstanceError(str(p), last, f"expected {n} job lines after the header, found {len(body)}")
-    if len(body) > n:
-        raise InstanceError(str(p), body[n][0], f"unexpected extra line: header declares {n} jobs")
+    m, body = _header_and_jobs(p, allow_avg=True)
     jobs = []
     max_machine = 0
     for j, (no, tokens) in enumerate(body):

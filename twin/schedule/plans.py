@@ -12,7 +12,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from twin.model import LineKind, Plan, Plant
+from twin.model import LineKind, Plan, PlanAssignment, Plant
 from twin.schedule.problem import plant_modes, plant_resources, shift_windows
 
 
@@ -111,6 +111,20 @@ def plan_kpis(plant: Plant, plan: Plan) -> dict[str, Any]:
     }
 
 
+def _lots_only_in(p: dict[str, PlanAssignment], q: dict[str, PlanAssignment]) -> list[dict[str, Any]]:
+    """The lots of ``p`` (by lot id) that ``q`` lacks, in id order."""
+    return [
+        {
+            "lot": k,
+            "model": p[k].model,
+            "resource": p[k].resource,
+            "quantity": p[k].quantity,
+            "start": p[k].start_s,
+        }
+        for k in sorted(set(p) - set(q))
+    ]
+
+
 def plan_diff(a: Plan, b: Plan) -> dict[str, Any]:
     """What changed from plan ``a`` to plan ``b``: lots added, removed, moved in time, moved to another
     resource or resized, the models per resource, and the KPI deltas."""
@@ -142,26 +156,7 @@ def plan_diff(a: Plan, b: Plan) -> dict[str, Any]:
             )
         if x.quantity != y.quantity:
             resized.append({"lot": lot, "model": y.model, "from": x.quantity, "to": y.quantity})
-    added = [
-        {
-            "lot": k,
-            "model": lb[k].model,
-            "resource": lb[k].resource,
-            "quantity": lb[k].quantity,
-            "start": lb[k].start_s,
-        }
-        for k in sorted(set(lb) - set(la))
-    ]
-    removed = [
-        {
-            "lot": k,
-            "model": la[k].model,
-            "resource": la[k].resource,
-            "quantity": la[k].quantity,
-            "start": la[k].start_s,
-        }
-        for k in sorted(set(la) - set(lb))
-    ]
+    added, removed = _lots_only_in(lb, la), _lots_only_in(la, lb)
     res_models: dict[str, dict[str, list[str]]] = {}
     for rid in sorted({x.resource for x in a.assignments} | {x.resource for x in b.assignments}):
         before = sorted({x.model for x in a.assignments if x.resource == rid})

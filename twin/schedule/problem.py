@@ -8,9 +8,12 @@ order* over the planning horizon; the station-level flow inside a line is the si
   passes every station) plus ``q - 1`` times the line's bottleneck cycle for that model
   (``duration = sum(cycles) + (q - 1) * max(cycles)``, parallel stations for one operation divide its
   cycle); a model is eligible on a line when every step of its routing has eligible equipment there;
-- a **cell** (of a cell block): it builds a car through its whole routing, ``duration = q * sum(cycles)``.
+- a **cell** (of a cell block): it builds a car through its whole routing, ``duration = q * sum(cycles)``;
+- in a cell block with AGVs a cell is also held while its car is carried in, and each car takes a trip
+  in, one between cells and one out: :func:`plant_modes` adds them as the simulation does them.
 
-A lot is built wholly on one resource, inside one available window (a shift minus faults). A resource
+A lot is built wholly on one resource, inside one available window (a shift minus faults), so lots are
+capped to what fits in a shift (:func:`max_lot_sizes`). A resource
 switching from model ``a`` to ``b`` waits ``plant.changeover_s(a, b)``; the model a resource is set up for
 at ``now`` comes from the current plan or the live ``model`` tag. Energy: a resource powered in a shift
 window draws its stations' idle power for the whole window; a lot adds
@@ -406,7 +409,7 @@ def max_lot_sizes(
     resources: Mapping[str, Resource],
     changeover: Mapping[tuple[str, str], int],
     window_s: int,
-) -> dict[str, tuple[int, str | None]]:
+) -> dict[str, tuple[int, str]]:
     """Per model, the most cars a lot may hold, and the resource that sets it: ``(cars, resource)``.
 
     A lot is built inside one shift window, so it must fit in ``window_s`` (the shortest shift) after the
@@ -414,9 +417,10 @@ def max_lot_sizes(
     the slower ones leave those idle while demand goes unmet (measured on the demo plant: the cell block
     38 % busy). So the cap is what fits on the slowest resource that can build the model and has a
     window, among those at least half as fast as the fastest (a very slow one would shrink every lot).
-    At least 1 (a model nothing can build stays unmet either way).
+    A model that no resource can build within a shift is left out (not capped: it stays unmet either
+    way, and lots of one car would only grow the model).
     """
-    out: dict[str, tuple[int, str | None]] = {}
+    out: dict[str, tuple[int, str]] = {}
     for model, per_res in modes.items():
         co = max([s for (_a, b), s in changeover.items() if b == model], default=0)
         fits: list[tuple[int, str]] = []
@@ -429,7 +433,6 @@ def max_lot_sizes(
             if fit > 0:
                 fits.append((fit, rid))
         if not fits:
-            out[model] = (1, None)
             continue
         best = max(f for f, _r in fits)
         out[model] = min((f, r) for f, r in fits if 2 * f >= best)
@@ -531,11 +534,11 @@ def build_problem(
     used = {lot.id for lot in lots}
     for model in sorted(remaining):
         counter = 0
-        cap, where = caps.get(model, (requested, None))
+        cap, where = caps.get(model, (requested, ""))
         size = min(requested, cap)
         given = [(i, q) for i, q in (quantities or {}).get(model, []) if q > 0]
         asked = max([min(requested, remaining[model]), *(q for _i, q in given)])
-        if where is not None and asked > cap:
+        if asked > cap:
             how = "" if lot_size else " (automatic)"
             notes.append(
                 f"{model}: lot size {asked}{how} capped to {cap} cars: a lot must fit in one "

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from twin.api import graphq
-from twin.api.deps import ApiContext, Page, get_ctx, page_params, paginate, viewer
+from twin.api.deps import ApiContext, Page, get_ctx, known_line, page_params, paginate, viewer
 from twin.api.errors import ApiError
 from twin.model import EdgeKind, EquipmentType
 
@@ -119,6 +119,5 @@ def bottleneck(
     ctx: ApiContext = Depends(get_ctx),
 ) -> Bottleneck:
     """The station limiting throughput: stopped (fault, changeover) first, else the longest cycle time."""
-    if line is not None and line not in ctx.store.plant().line_by_id():
-        raise ApiError(404, f"unknown line {line!r}", field="line")
+    known_line(ctx, line)
     return Bottleneck(**graphq.bottleneck(ctx.store, line))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query
 
-from twin.api.deps import ApiContext, get_ctx, viewer
+from twin.api.deps import ApiContext, get_ctx, known_equipment, known_line, viewer
 from twin.api.errors import ApiError
 from twin.api.streams import ts_to_id
 from twin.kpi import Kpi, KpiReport, compute_kpis
@@ -61,8 +61,7 @@ def line_kpi(
     line: str, window: tuple[float, float] = Depends(_window), ctx: ApiContext = Depends(get_ctx)
 ) -> Kpi:
     """KPIs of one line."""
-    if line not in ctx.store.plant().line_by_id():
-        raise ApiError(404, f"unknown line {line!r}", field="line")
+    known_line(ctx, line)
     return report(ctx, *window).lines[line]
 
 
@@ -71,6 +70,5 @@ def station_kpi(
     equipment: str, window: tuple[float, float] = Depends(_window), ctx: ApiContext = Depends(get_ctx)
 ) -> Kpi:
     """KPIs of one piece of equipment."""
-    if equipment not in ctx.store.plant().equipment_by_id():
-        raise ApiError(404, f"unknown equipment {equipment!r}", field="equipment")
+    known_equipment(ctx, equipment)
     return report(ctx, *window).stations[equipment]

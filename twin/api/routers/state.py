@@ -12,7 +12,16 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from twin.api.deps import ApiContext, Page, get_ctx, page_params, paginate, viewer
+from twin.api.deps import (
+    ApiContext,
+    Page,
+    get_ctx,
+    known_equipment,
+    known_line,
+    page_params,
+    paginate,
+    viewer,
+)
 from twin.api.errors import ApiError
 from twin.api.streams import id_key, id_ms, retention, ts_to_id
 from twin.errors import NotFoundError
@@ -90,8 +99,7 @@ def stations(
     ctx: ApiContext = Depends(get_ctx),
 ) -> Page[dict[str, Any]]:
     """The ``twin status --json`` rows: id, type, line, state, quality, updated and live values."""
-    if line is not None and line not in ctx.store.plant().line_by_id():
-        raise ApiError(404, f"unknown line {line!r}", field="line")
+    known_line(ctx, line)
     rows = ctx.store.status(line)
     if type is not None:
         rows = [r for r in rows if r["type"] == type.value]
@@ -139,9 +147,7 @@ def history(
     ctx: ApiContext = Depends(get_ctx),
 ) -> History:
     """Values of a tag over a time range, read from the change stream (see the retention note)."""
-    eq = ctx.store.plant().equipment_by_id().get(equipment)
-    if eq is None:
-        raise ApiError(404, f"unknown equipment {equipment!r}", field="equipment")
+    eq = known_equipment(ctx, equipment)
     if tag is not None and tag not in {t.name for t in eq.tags()}:
         raise ApiError(404, f"{equipment} has no tag {tag!r}", field="tag")
     t_end = end if end is not None else ctx.clock()
