@@ -141,7 +141,7 @@ async def _phases(
     plant = load_plant(Path(plant_file))
     sync = TwinStore.from_url(redis_url, plant.id)
     sync.load_plant(plant, migrate=True)
-    sync.client.close()
+    sync.close()
     out: dict[str, Any] = {}
     for mode in phases:
         if mode == "adapter":
@@ -199,7 +199,7 @@ def _latencies(redis_url: str, start_ms: int, end_ms: int) -> list[float]:
             out.extend((at - c.source_ts) * 1000.0 for c in changes if c.quality == "good")
         return out
     finally:
-        store.client.close()
+        store.close()
 
 
 def _pct(values: list[float], q: float) -> float:

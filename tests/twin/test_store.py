@@ -143,3 +143,15 @@ def test_a_bad_url_parameter_is_a_store_error(url: str) -> None:
 
     with pytest.raises(StoreError, match="bad Redis URL"):
         TwinStore.from_url(url)
+
+
+def test_delete_plant_removes_every_key_and_only_its_own(store: TwinStore, mini_plant: Plant) -> None:
+    store.write_changes([("L1-WELD", "state", "Running", "good", time.time())])
+    store.put_plan(Plan())
+    other = mini_plant.model_copy(update={"id": "other"}, deep=True)
+    keeper = TwinStore(store.client, "other")
+    keeper.load_plant(other)
+    n = store.delete_plant()
+    assert n >= 8  # meta, plant, nodes, edges, demand, changes, plan keys, live hash
+    assert not list(store.client.scan_iter(match="sdf:{mini*"))
+    assert keeper.nodes() and keeper.plant().id == "other"  # the other plant is untouched

@@ -262,7 +262,7 @@ def run_bench(
                 for _ in range(ws_rounds)
             ]
             rss = _rss_mb(pid)
-        store.client.close()
+        store.close()
     med = statistics.median
     written = med(f["written_per_s"] for f in fan)
     delivered = med(f["delivered_per_s"] for f in fan)

@@ -330,7 +330,7 @@ async def _run_demo(
             await mirror.stop()
         await sim.stop()
         await astore.close()
-        store.client.close()
+        store.close()
 
 
 @app.command()
@@ -381,7 +381,7 @@ def demo(
             url = embedded.url
         store = TwinStore.from_url(url, plant.id)
         res = store.load_plant(plant, migrate=True)
-        store.client.close()
+        store.close()
         n_eq = len(plant.equipment())
         say(f"twin demo: plant {plant.id} ({n_eq} equipment on {len(plant.lines)} lines), {speed:g}x speed")
         kind = "embedded" if embedded is not None else "external"

@@ -355,7 +355,7 @@ def bench_replan(
             store.load_plant(plant)
             demo = demo_scenario(store, plant, time_limit_s=2.0 if quick else 3.0)
         finally:
-            store.client.close()
+            store.close()
     instances = run_generated(quick, time_limit_s=2.0 if quick else 10.0)
     doc = {"demo": demo, "instances": instances, "quick": quick, "wall_s": round(time.perf_counter() - t0, 2)}
     if json_out:

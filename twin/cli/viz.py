@@ -83,14 +83,6 @@ def _check_out(path: Path, suffixes: tuple[str, ...], option: str) -> None:
         raise typer.BadParameter(f"folder {path.parent} does not exist", param_hint=option)
 
 
-def _delete_plant_keys(store: TwinStore, plant_id: str) -> None:
-    """Remove a bench plant's keys (graph, live hashes, streams) from a shared Redis."""
-    keys = list(store.client.scan_iter(match=f"sdf:{{{plant_id}}}:*", count=1000))
-    keys += list(store.client.scan_iter(match=f"sdf:{{{plant_id}:*", count=1000))
-    for i in range(0, len(keys), 500):
-        store.client.delete(*keys[i : i + 500])
-
-
 @bench_app.command("viewer")
 def bench_viewer(
     ctx: typer.Context,
@@ -105,7 +97,7 @@ def bench_viewer(
 
         def store_for(plant: Plant) -> TwinStore:
             store = TwinStore.from_url(url, plant.id)
-            _delete_plant_keys(store, plant.id)
+            store.delete_plant(plant.id)
             store.load_plant(plant)
             stores.append(store)
             return store
@@ -116,7 +108,7 @@ def bench_viewer(
         finally:
             if settings(ctx).redis_url:  # a shared Redis: leave nothing behind
                 for s in stores:
-                    _delete_plant_keys(s, s.plant_id)
+                    s.delete_plant()
     if as_json:
         print_json(result)
         return

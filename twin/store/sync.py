@@ -100,6 +100,29 @@ class TwinStore:
         """Key names of this store's plant."""
         return Keys(self.plant_id)
 
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.client.close()
+
+    def delete_plant(self, plant_id: str | None = None) -> int:
+        """Remove every key of a plant (graph, live hashes, streams, plans, demand); returns how many.
+
+        For benchmarks and tests that load throw-away plants into a shared Redis. Keys are deleted one by one
+        in a non-transactional pipeline, so this also works on a cluster.
+        """
+        pid = plant_id or self.plant_id
+        with translate_errors(f"deleting plant {pid!r}"):
+            keys = list(self.client.scan_iter(match=f"sdf:{{{pid}}}:*", count=1000))
+            keys += list(self.client.scan_iter(match=f"sdf:{{{pid}:*", count=1000))
+            pipe = self.client.pipeline(transaction=False)
+            for key in keys:
+                pipe.delete(key)
+            pipe.execute()
+        if pid == self._plant_id:
+            self._plant = None
+            self._eq_line = None
+        return len(keys)
+
     def ping(self) -> bool:
         """True if Redis answers."""
         with translate_errors("pinging"):
