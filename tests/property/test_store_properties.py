@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -68,25 +67,6 @@ def test_non_finite_values_cannot_be_encoded(value: float, quality: str) -> None
 
 
 # ---------------------------------------------------------------------------- against a real Redis
-@pytest.fixture(scope="module")
-def server() -> Iterator[EmbeddedRedis]:
-    """A private redis-server for this module (hypothesis reuses it across examples)."""
-    with EmbeddedRedis() as s:
-        yield s
-
-
-@pytest.fixture
-def fresh(server: EmbeddedRedis) -> Iterator[TwinStore]:
-    """A store with the mini plant loaded on an emptied server."""
-    c = redis.Redis.from_url(server.url)
-    c.flushall()
-    c.close()
-    s = TwinStore.from_url(server.url)
-    s.load_plant(load_plant(MINI_PLANT))
-    yield s
-    s.client.close()
-
-
 def _whole(text: str) -> bool:
     """True if ``int()`` reads ``text`` as a whole number >= 0 (``"+5"``, ``" 7 "``, ``"1_0"``: valid)."""
     try:
@@ -113,21 +93,21 @@ def _snapshot(store: TwinStore) -> dict[str, Any]:
         st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
     ),
 )
-def test_junk_demand_is_refused_and_changes_nothing(fresh: TwinStore, model: str, qty: Any) -> None:
-    before = _snapshot(fresh)
+def test_junk_demand_is_refused_and_changes_nothing(store: TwinStore, model: str, qty: Any) -> None:
+    before = _snapshot(store)
     with pytest.raises(ValidationError):
-        fresh.set_demand(model, qty)
-    assert _snapshot(fresh) == before
+        store.set_demand(model, qty)
+    assert _snapshot(store) == before
 
 
 @WITH_REDIS
 @given(st.sampled_from(["A", "B"]), st.integers(0, 10**9))
-def test_valid_demand_changes_exactly_that_model(fresh: TwinStore, model: str, qty: int) -> None:
-    before = fresh.demand()
-    events = len(fresh.demand_events(count=10_000))
-    fresh.set_demand(model, qty)
-    assert fresh.demand() == {**before, model: qty}
-    assert len(fresh.demand_events(count=10_000)) == events + 1
+def test_valid_demand_changes_exactly_that_model(store: TwinStore, model: str, qty: int) -> None:
+    before = store.demand()
+    events = len(store.demand_events(count=10_000))
+    store.set_demand(model, qty)
+    assert store.demand() == {**before, model: qty}
+    assert len(store.demand_events(count=10_000)) == events + 1
 
 
 @WITH_REDIS
@@ -143,20 +123,20 @@ def test_valid_demand_changes_exactly_that_model(fresh: TwinStore, model: str, q
     )
 )
 def test_written_values_read_back_and_non_finite_is_bad(
-    fresh: TwinStore, batch: list[tuple[str, str, Any]]
+    store: TwinStore, batch: list[tuple[str, str, Any]]
 ) -> None:
     t = time.time()
-    fresh.write_changes([(e, tag, v, "good", t) for e, tag, v in batch])
+    store.write_changes([(e, tag, v, "good", t) for e, tag, v in batch])
     last: dict[tuple[str, str], Any] = {}
     for e, tag, v in batch:
         last[(e, tag)] = v
     for (e, tag), v in last.items():
-        got, quality, _ts = fresh.read_tags(e)[tag]
+        got, quality, _ts = store.read_tags(e)[tag]
         if isinstance(v, float) and not math.isfinite(v):
             assert (got, quality) == (None, "bad")
         else:
             assert (got, quality) == (v, "good")
-    [(_id, _src, changes)] = fresh.change_range("-", "+", count=None)[-1:]
+    [(_id, _src, changes)] = store.change_range("-", "+", count=None)[-1:]
     assert len(changes) == len(batch)
     json.dumps([c.value for c in changes], allow_nan=False)  # the feed never carries NaN
 
@@ -230,8 +210,8 @@ class PlanRegister(RuleBasedStateMachine):
             self.store.client.close()
 
 
-def test_plan_versions_are_a_compare_and_swap_register(server: EmbeddedRedis) -> None:
-    PlanRegister.url = server.url
+def test_plan_versions_are_a_compare_and_swap_register(redis_server: EmbeddedRedis) -> None:
+    PlanRegister.url = redis_server.url
     run = PlanRegister.TestCase
     run.settings = settings(max_examples=25, stateful_step_count=15, deadline=None)
     run().runTest()
