@@ -12,6 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from twin.errors import EmbeddedRedisError
 
@@ -48,6 +49,20 @@ def port_free(host: str, port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def stop_process(
+    proc: subprocess.Popen[Any], timeout_s: float = 5.0, kill_timeout_s: float | None = None
+) -> None:
+    """SIGTERM a child, wait up to ``timeout_s``, then SIGKILL it and wait again (no zombie left behind)."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout_s if kill_timeout_s is None else kill_timeout_s)
 
 
 class EmbeddedRedis:
@@ -133,13 +148,8 @@ class EmbeddedRedis:
 
     def stop(self) -> None:
         """Stop the server and remove its temp dir (if we made it)."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        if self.proc:
+            stop_process(self.proc, 5.0)
         self.proc = None
         if self._own_dir and not self.persist:
             shutil.rmtree(self.workdir, ignore_errors=True)

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from twin.embedded import stop_process
 from twin.store import TwinStore
 from viz.errors import WebViewerError
 
@@ -128,13 +129,7 @@ class WebViewer:
         if self._stopped:
             return
         self._stopped = True
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout)
+        stop_process(self.process, timeout)
         with contextlib.suppress(OSError):
             self.log_path.unlink()
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from twin.embedded import stop_process
 from twin.model import Plant
 from twin.store import TwinStore
 
@@ -65,12 +66,7 @@ def x_display() -> Iterator[str]:
         assert number.isdigit(), "Xvfb did not report a display"
         yield f":{number}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        stop_process(proc, 10.0)
 
 
 def test_clicking_a_station_shows_its_tags_and_history(

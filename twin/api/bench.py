@@ -26,7 +26,7 @@ import httpx
 
 from twin.api.auth import Role, new_token
 from twin.config import load_plant
-from twin.embedded import EmbeddedRedis, free_port
+from twin.embedded import EmbeddedRedis, free_port, stop_process
 from twin.errors import TwinError
 from twin.store import TwinStore
 
@@ -77,12 +77,7 @@ def _server(redis_url: str, token_line: str, env: dict[str, str]) -> Iterator[tu
                 time.sleep(0.1)
             yield url, proc.pid
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+            stop_process(proc, 10.0, kill_timeout_s=5.0)
             log.close()
 
 
