@@ -85,6 +85,7 @@ class EndpointAdapter:
         self.status = EndpointStatus(url)
         self._stop = asyncio.Event()
         self._lost = asyncio.Event()
+        self._resynced = False  # the current session has written re-synced values
         self._client: Client | None = None
         self._connected = asyncio.Event()
         self._reported: set[str] = set()
@@ -141,6 +142,7 @@ class EndpointAdapter:
     async def _session(self) -> None:
         opts = self.options
         self._lost.clear()
+        self._resynced = False
         try:
             client = await make_client(self.url, opts.security, timeout=opts.request_timeout_s)
         except (OSError, TimeoutError, ua.UaError) as exc:
@@ -182,6 +184,7 @@ class EndpointAdapter:
         # Re-sync: a full read after subscribing (later notifications are newer); clears stale marks.
         values = await _read(client, nodeids, ua.AttributeIds.Value)
         self.sink.on_values(values)
+        self._resynced = True  # from here good values of this session may be in Redis
         with contextlib.suppress(TimeoutError):  # Redis down: the sink keeps retrying on its own
             await asyncio.wait_for(self.sink.flush(), opts.request_timeout_s)
         self.sink.last_publish = time.monotonic()
@@ -223,9 +226,12 @@ class EndpointAdapter:
         client, self._client = self._client, None
         if was_connected:
             self.status.disconnects += 1
-            if not self._stop.is_set():
-                n = self.sink.mark_stale()
-                log.warning("endpoint %s lost: %d tags marked stale", self.url, n)
+        # A session that re-synced and then failed before it counted as connected has written good values
+        # too: they must be marked stale just the same, or they stay "good" while nobody serves them.
+        if (was_connected or self._resynced) and not self._stop.is_set():
+            n = self.sink.mark_stale()
+            log.warning("endpoint %s lost: %d tags marked stale", self.url, n)
+        self._resynced = False
         if client is None:
             return
         await _hard_close(client)
