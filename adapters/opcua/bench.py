@@ -1,16 +1,24 @@
 """``twin bench ingest``: our adapter against a bare asyncua client and a naive writer, in the same run.
 
-Load source: test-server processes (:mod:`adapters.opcua.testing`) changing every tag round-robin as fast
-as asked. Each client runs in its own process (so its CPU time is its own) for a fixed window:
+**Overload.** The load source is :mod:`adapters.opcua.loadserver` (one process per line): a fast OPC UA
+server that changes every monitored tag in every publishing interval, so it offers
+``tags / interval`` changes/s (140,000/s for the full run's 14,000 tags) at little CPU of its own. Python
+OPC UA servers (asyncua) cannot offer that on this machine: measured against them, an "overload" measured
+the source. Each client runs in its own process (so its CPU time is its own) for a fixed window:
 
 - **bare**: asyncua's standard handler (one task per notification) that only counts;
-- **naive**: the standard handler doing one awaited ``HSET`` per notification;
+- **naive**: the standard handler doing one awaited ``HSET`` per notification (one shared connection),
+  measured under the same overload and at lighter loads (3,500 to 14,000 changes/s offered), for its best;
 - **adapter**: :class:`adapters.opcua.runner.AdapterSet` (batched publish callback, one pipeline per cycle).
 
 Throughput counts notifications absorbed per second (for the adapter: reflected in Redis, coalesced or
-written; for naive: HSETs completed). CPU per change = process CPU time / changes. Latency is measured in
-a second phase at a moderate rate: a change's source timestamp against the Redis time of the change-stream
-entry that carried it (the entry id), so no extra reader skews it. Figures are medians over repetitions.
+written; for naive: HSETs completed). CPU per change = process CPU time / changes. The headline throughput
+ratio divides the adapter's rate under overload by the naive writer's *best* rate at any load offered.
+
+**Latency** is measured in a second phase at a moderate rate (2,000 changes/s) against the asyncua test
+servers (the simulator's own stack): a change's source timestamp against the Redis time of the
+change-stream entry that carried it (the entry id), so no extra reader skews it. Figures are medians over
+repetitions.
 """
 
 from __future__ import annotations
@@ -24,12 +32,15 @@ import resource
 import statistics
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from adapters.opcua.loadserver import LoadServerProcess
 from adapters.opcua.testing import ServerProcess
 from twin.embedded import free_port
 
@@ -68,8 +79,24 @@ async def _window(counter: Any, window: float, warmup: float) -> dict[str, Any]:
     return {"changes": n1 - n0, "wall_s": t1 - t0, "cpu_s": c1 - c0, "start_ms": start_ms}
 
 
+def _window_blocking(counter: Any, window: float, warmup: float) -> dict[str, Any]:
+    """:func:`_window` for a thread: it keeps time even when the event loop is swamped."""
+    time.sleep(warmup)
+    n0, c0, t0 = counter(), time.process_time(), time.perf_counter()
+    start_ms = int(time.time() * 1000)
+    time.sleep(window)
+    n1, c1, t1 = counter(), time.process_time(), time.perf_counter()
+    return {"changes": n1 - n0, "wall_s": t1 - t0, "cpu_s": c1 - c0, "start_ms": start_ms}
+
+
 async def _standard_handler(
-    mode: str, plant: Any, urls: dict[str, str], redis_url: str, window: float, warmup: float
+    mode: str,
+    plant: Any,
+    urls: dict[str, str],
+    redis_url: str,
+    window: float,
+    warmup: float,
+    finish: Callable[[dict[str, Any]], None],
 ) -> dict[str, Any]:
     """asyncua's standard handler (a task per notification): counting only, or one HSET each (naive)."""
     from asyncua import Client
@@ -93,6 +120,7 @@ async def _standard_handler(
             count += 1
 
     clients = []
+    subs: list[Any] = []
     for line in plant.lines:
         c = Client(urls[line.id], timeout=30, watchdog_intervall=30)
         await c.connect()
@@ -102,10 +130,21 @@ async def _standard_handler(
             for e in line.equipment
             for t in e.tags()
         ]
-        sub = await c.create_subscription(PUBLISH_MS, Handler())
+        # Publishing starts once every item is monitored, so a slow client is not flooded while subscribing.
+        sub = await c.create_subscription(PUBLISH_MS, Handler(), publishing=False)
         for i in range(0, len(nodes), 500):
             await sub.subscribe_data_change(nodes[i : i + 500], queuesize=1)
+        subs.append(sub)
         clients.append(c)
+    for sub in subs:
+        await sub.set_publishing_mode(True)
+    if mode == "naive":
+        # Under overload the naive writer's loop drowns in handler tasks (each waits for the one connection,
+        # and asyncio.Lock's acquire scans its waiters), so its window is timed, and reported, by a thread.
+        threading.Thread(
+            target=lambda: finish(_window_blocking(lambda: count, window, warmup)), daemon=True
+        ).start()
+        await asyncio.Event().wait()
     res = await _window(lambda: count, window, warmup)
     if mode == "bare":  # the naive phase runs last: its backlog dies with the process
         for c in clients:
@@ -133,7 +172,13 @@ async def _adapter(
 
 
 async def _phases(
-    phases: list[str], plant_file: str, urls: dict[str, str], redis_url: str, window: float, warmup: float
+    phases: list[str],
+    out_pipe: Any,
+    plant_file: str,
+    urls: dict[str, str],
+    redis_url: str,
+    window: float,
+    warmup: float,
 ) -> dict[str, Any]:
     from twin.config import load_plant
     from twin.store import TwinStore
@@ -143,11 +188,18 @@ async def _phases(
     sync.load_plant(plant, migrate=True)
     sync.close()
     out: dict[str, Any] = {}
+
+    def finish(res: dict[str, Any]) -> None:  # from the naive phase's timing thread: report and quit
+        res["rss_mb"] = _rss_mb()
+        out_pipe.send({**out, "naive": res})
+        out_pipe.close()
+        os._exit(0)
+
     for mode in phases:
         if mode == "adapter":
             out[mode] = await _adapter(plant, urls, redis_url, window, warmup)
         else:
-            out[mode] = await _standard_handler(mode, plant, urls, redis_url, window, warmup)
+            out[mode] = await _standard_handler(mode, plant, urls, redis_url, window, warmup, finish)
         out[mode]["rss_mb"] = _rss_mb()
     return out
 
@@ -156,7 +208,7 @@ def _client_main(phases: list[str], args: tuple[Any, ...], out: Any) -> None:
     logging.basicConfig(level=logging.CRITICAL)
     logging.getLogger("asyncua").setLevel(logging.CRITICAL)
     try:
-        out.send(asyncio.run(_phases(phases, *args)))
+        out.send(asyncio.run(_phases(phases, out, *args)))
     except BaseException as exc:  # report, never hang the parent
         out.send({"error": f"{type(exc).__name__}: {exc}"})
     out.close()
@@ -209,42 +261,82 @@ def _pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(q * len(s)))]
 
 
+def _offered(tags: int) -> float:
+    """Changes/s a load server offers: every monitored tag changes once per publishing interval."""
+    return tags * 1000.0 / PUBLISH_MS
+
+
+def _overload_phase(
+    tmp: Path,
+    lines: int,
+    stations: int,
+    phases: list[str],
+    reps: int,
+    redis_url: str,
+    window: float,
+    warmup: float,
+) -> tuple[list[dict[str, Any]], int]:
+    """``phases`` against fast load servers (one process per line), ``reps`` times; returns runs and tags."""
+    doc = bench_plant_doc(lines, stations)
+    plant_file = tmp / f"overload-{lines}x{stations}.yaml"
+    plant_file.write_text(yaml.safe_dump(doc))
+    procs = [LoadServerProcess(plant_file, ln["id"], port=free_port()) for ln in doc["lines"]]
+    runs: list[dict[str, Any]] = []
+    try:
+        urls = {ln["id"]: p.start() for ln, p in zip(doc["lines"], procs, strict=True)}
+        for _ in range(reps):
+            runs.append(_run_client(phases, str(plant_file), urls, redis_url, window, warmup))
+    finally:
+        for p in procs:
+            p.stop()
+    return runs, lines * stations * 7
+
+
+def _latency_phase(tmp: Path, redis_url: str, window: float, warmup: float, rate: float) -> dict[str, Any]:
+    """Our adapter against asyncua test servers (the simulator's stack) changing ``rate`` tags/s in all."""
+    doc = bench_plant_doc(2, 100)
+    plant_file = tmp / "latency.yaml"
+    plant_file.write_text(yaml.safe_dump(doc))
+    procs = [ServerProcess(free_port(), plant_file, line=ln["id"], rate=rate / 2) for ln in doc["lines"]]
+    urls = {ln["id"]: p.url for ln, p in zip(doc["lines"], procs, strict=True)}
+    try:
+        for p in procs:
+            p.start()
+        res: dict[str, Any] = _run_client(["adapter"], str(plant_file), urls, redis_url, window, warmup)[
+            "adapter"
+        ]
+        return res
+    finally:
+        for p in procs:
+            p.kill()
+
+
 def run_ingest_bench(redis_url: str, *, quick: bool = False) -> dict[str, Any]:
     """Run the whole benchmark and return the figures (see module doc)."""
     reps = 1 if quick else 3
     window, warmup = (4.0, 1.0) if quick else (10.0, 2.0)
-    n_lines, n_stations = (1, 50) if quick else (2, 100)  # 7 tags per station
-    overload_rate = 20_000.0  # changes/s per server process: more than a Python server can make
+    # Overload: every tag changes every publishing interval (quick: 28k changes/s offered, full: 140k/s).
+    stations = 200 if quick else 1000
+    naive_sweep = [50] if quick else [25, 50, 100]  # 2 lines x 7 tags: 3,500 / 7,000 / 14,000 changes/s
     moderate_rate = 2_000.0  # changes/s in total, for latency
-    doc = bench_plant_doc(n_lines, n_stations)
-    tags = n_lines * n_stations * 7
     runs: dict[str, list[dict[str, Any]]] = {"bare": [], "naive": [], "adapter": []}
+    naive_levels: dict[float, list[dict[str, Any]]] = {}
     walls: list[float] = []
-    with tempfile.TemporaryDirectory(prefix="sdf-bench-") as tmp:
-        plant_file = Path(tmp) / "bench.yaml"
-        plant_file.write_text(yaml.safe_dump(doc))
-        procs = [
-            ServerProcess(free_port(), plant_file, line=ln["id"], rate=overload_rate) for ln in doc["lines"]
-        ]
-        urls = {ln["id"]: p.url for ln, p in zip(doc["lines"], procs, strict=True)}
-        try:
-            for p in procs:
-                p.start()
-            for _ in range(reps):
-                res = _run_client(
-                    ["adapter", "bare", "naive"], str(plant_file), urls, redis_url, window, warmup
-                )
-                walls.append(res.pop("process_wall_s"))
-                for mode, r in res.items():
-                    runs[mode].append(r)
-            for p in procs:  # latency at a moderate rate, split over the server processes
-                p.set_rate(moderate_rate / len(procs))
-            lat_run = _run_client(["adapter"], str(plant_file), urls, redis_url, window, warmup + 1.0)[
-                "adapter"
-            ]
-        finally:
-            for p in procs:
-                p.kill()
+    with tempfile.TemporaryDirectory(prefix="sdf-bench-") as tmp_dir:
+        tmp = Path(tmp_dir)
+        heavy, tags = _overload_phase(
+            tmp, 2, stations, ["adapter", "bare", "naive"], reps, redis_url, window, warmup
+        )
+        for res in heavy:
+            walls.append(res.pop("process_wall_s"))
+            for mode, r in res.items():
+                runs[mode].append(r)
+        # The naive writer's best: a sweep of lighter overloads (its rate peaks near its capacity, then
+        # falls as its backlog of tasks grows).
+        for st in naive_sweep:
+            light, light_tags = _overload_phase(tmp, 2, st, ["naive"], reps, redis_url, window, warmup)
+            naive_levels[_offered(light_tags)] = [r["naive"] for r in light]
+        lat_run = _latency_phase(tmp, redis_url, window, warmup + 1.0, moderate_rate)
     lat = _latencies(redis_url, lat_run["start_ms"], lat_run["start_ms"] + int(window * 1000))
 
     def rate(r: dict[str, Any]) -> float:
@@ -257,24 +349,34 @@ def run_ingest_bench(redis_url: str, *, quick: bool = False) -> dict[str, Any]:
     adapter_rate = med([rate(r) for r in runs["adapter"]])
     bare_rate = med([rate(r) for r in runs["bare"]])
     naive_rate = med([rate(r) for r in runs["naive"]])
+    naive_by_level = {lvl: med([rate(r) for r in rs]) for lvl, rs in naive_levels.items()}
+    best_level = max(naive_by_level, key=lambda lvl: naive_by_level[lvl])
+    naive_best = max(naive_rate, naive_by_level[best_level])
     adapter_cpu = med([cpu_us(r) for r in runs["adapter"]])
     bare_cpu = med([cpu_us(r) for r in runs["bare"]])
-    naive_cpu = med([cpu_us(r) for r in runs["naive"]])
+    naive_cpu = med([cpu_us(r) for r in naive_levels[best_level]])
     p50, p99 = _pct(lat, 0.50), _pct(lat, 0.99)
+
+    def ratio(a: float, b: float) -> float | None:
+        return round(a / b, 2) if b > 0 else None
+
     return {
         "adapter_changes_per_s": round(adapter_rate, 1),
         "bare_changes_per_s": round(bare_rate, 1),
+        # The naive writer under the same overload: its task-per-notification backlog grows without bound
+        # (see naive_peak_rss_mb) and its HSETs queue behind one another, so it may absorb next to nothing.
         "naive_changes_per_s": round(naive_rate, 1),
+        # ... and at lighter loads (offered changes/s -> absorbed), to find its best.
+        "naive_sweep_changes_per_s": {str(int(k)): round(v, 1) for k, v in naive_by_level.items()},
+        "naive_best_changes_per_s": round(naive_best, 1),
         "adapter_cpu_us_per_change": round(adapter_cpu, 2),
         "bare_cpu_us_per_change": round(bare_cpu, 2),
         "naive_cpu_us_per_change": round(naive_cpu, 2),
         "cpu_ratio_adapter_vs_bare": round(adapter_cpu / bare_cpu, 3) if bare_cpu else None,
-        "throughput_ratio_adapter_vs_naive": round(adapter_rate / naive_rate, 2) if naive_rate else None,
-        # What one fully busy core would absorb (1 / CPU per change): the load source here cannot
-        # saturate the adapter, so this is the fairer capacity comparison.
+        # Headline: the adapter under overload against the naive writer's *best* (the conservative ratio).
+        "throughput_ratio_adapter_vs_naive": ratio(adapter_rate, naive_best),
+        "throughput_ratio_adapter_vs_naive_same_load": ratio(adapter_rate, naive_rate),
         "adapter_capacity_changes_per_core_s": round(1e6 / adapter_cpu, 0) if adapter_cpu else None,
-        "naive_capacity_changes_per_core_s": round(1e6 / naive_cpu, 0) if naive_cpu else None,
-        "capacity_ratio_adapter_vs_naive": round(naive_cpu / adapter_cpu, 2) if adapter_cpu else None,
         "latency_p50_ms": round(p50, 2),
         "latency_p99_ms": round(p99, 2),
         "latency_samples": len(lat),
@@ -283,11 +385,14 @@ def run_ingest_bench(redis_url: str, *, quick: bool = False) -> dict[str, Any]:
         "latency_target_ms": PUBLISH_MS + 20.0,
         "publish_interval_ms": PUBLISH_MS,
         "peak_rss_mb": round(max(r["rss_mb"] for r in [*runs["adapter"], lat_run]), 1),
+        "bare_peak_rss_mb": round(max(r["rss_mb"] for r in runs["bare"]), 1),
+        "naive_peak_rss_mb": round(max(r["rss_mb"] for r in runs["naive"]), 1),
         "adapter_counters": runs["adapter"][-1].get("counters", {}),
         "client_process_wall_s": walls,
         "tags": tags,
-        "source_processes": len(procs),
-        "offered_rate_changes_per_s": overload_rate * len(procs),
+        "load_source": "adapters.opcua.loadserver (one process per line)",
+        "offered_changes_per_s": _offered(tags),
+        "latency_source": "asyncua test servers (adapters.opcua.testing)",
         "window_s": window,
         "repetitions": reps,
         "quick": quick,

@@ -192,7 +192,8 @@ async def write_plan(
 class PlanWriter:
     """A synchronous callable ``writer(line_id, plan) -> WriteResult`` for the scheduler.
 
-    Works from plain code and from inside a running event loop (it then runs the write on a worker thread).
+    Works from plain code and from inside a running event loop (it then runs the write on a worker thread and
+    waits); async code awaits :meth:`write` / :meth:`apush`, which run in its own loop.
     """
 
     def __init__(
@@ -212,18 +213,13 @@ class PlanWriter:
         self.timeout = timeout
 
     def __call__(self, line_id: str, plan: Plan) -> WriteResult:
-        try:
-            line = self.lines[line_id]
-        except KeyError:
-            raise MappingError(f"unknown line {line_id!r}") from None
+        """Write ``plan`` to ``line_id`` and wait for the result.
+
+        Inside a running event loop this blocks that loop until the write is done (up to ``timeout``);
+        async callers should ``await`` :meth:`write` instead.
+        """
+        line, kw = self._args(line_id)
         coro_args = (line, plan)
-        kw = {
-            "store": self.store,
-            "credentials": self.credentials,
-            "actor": self.actor,
-            "endpoint": self.endpoints.get(line_id),
-            "timeout": self.timeout,
-        }
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -246,4 +242,30 @@ class PlanWriter:
 
     def push(self, plan: Plan) -> list[WriteResult]:
         """Write ``plan`` to every line that has an endpoint."""
-        return [self(lid, plan) for lid, ln in self.lines.items() if ln.opcua or lid in self.endpoints]
+        return [self(lid, plan) for lid in self._targets()]
+
+    async def write(self, line_id: str, plan: Plan) -> WriteResult:
+        """:meth:`__call__` for async callers: runs in the caller's event loop instead of blocking it."""
+        line, kw = self._args(line_id)
+        return await write_plan(line, plan, **kw)
+
+    async def apush(self, plan: Plan) -> list[WriteResult]:
+        """:meth:`push` for async callers: the lines are written concurrently."""
+        return list(await asyncio.gather(*(self.write(lid, plan) for lid in self._targets())))
+
+    def _targets(self) -> list[str]:
+        return [lid for lid, ln in self.lines.items() if ln.opcua or lid in self.endpoints]
+
+    def _args(self, line_id: str) -> tuple[Line, dict[str, Any]]:
+        try:
+            line = self.lines[line_id]
+        except KeyError:
+            raise MappingError(f"unknown line {line_id!r}") from None
+        kw = {
+            "store": self.store,
+            "credentials": self.credentials,
+            "actor": self.actor,
+            "endpoint": self.endpoints.get(line_id),
+            "timeout": self.timeout,
+        }
+        return line, kw

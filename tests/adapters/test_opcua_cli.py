@@ -138,7 +138,12 @@ def test_bench_ingest_quick_prints_the_figures(redis_url: str) -> None:
     ):
         assert isinstance(data[key], int | float), key
     assert data["adapter_changes_per_s"] > 0 and data["bare_changes_per_s"] > 0
-    assert data["naive_changes_per_s"] > 0 and data["adapter_cpu_us_per_change"] > 0
+    # Under the full overload the naive writer may absorb nothing at all; at the lighter load it does.
+    assert data["naive_changes_per_s"] >= 0 and data["adapter_cpu_us_per_change"] > 0
+    assert data["naive_best_changes_per_s"] > 0 and data["naive_sweep_changes_per_s"]
+    ratio = data["adapter_changes_per_s"] / data["naive_best_changes_per_s"]
+    assert data["throughput_ratio_adapter_vs_naive"] == pytest.approx(ratio, rel=0.01)
+    assert data["offered_changes_per_s"] == data["tags"] * 10 and data["tags"] == 2 * 200 * 7
     assert 0 < data["latency_p50_ms"] <= data["latency_p99_ms"]
     assert data["publish_interval_ms"] == 100 and data["peak_rss_mb"] > 10
     assert data["adapter_counters"]["store_errors"] == 0

@@ -12,10 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from tests.cluster_util import LocalCluster
 from tests.conftest import MINI_PLANT
-from twin.errors import StoreError, ValidationError
+from twin.errors import NotFoundError, StoreError, ValidationError
 from twin.model import Plan, PlanAssignment, Plant
 from twin.store import AsyncTwinStore, Keys, TwinStore
 from twin.store.cluster import is_cluster_url, split_cluster_url
@@ -160,3 +161,42 @@ def test_cli_load_and_status_on_both_backends(redis_url: str) -> None:
     rows = json.loads(status.stdout)["equipment"]
     assert len(rows) == 10 and {r["quality"] for r in rows} == {"stale"}  # loaded, no live data yet
     assert TwinStore.from_url(redis_url).ping()
+
+
+async def test_batched_write_paths_store_the_same(redis_url: str, backend: str, mini_plant: Plant) -> None:
+    """One script call per batch (single node), redis-py's pipeline (cluster, non-ASCII): same outcome."""
+    sync = TwinStore.from_url(redis_url)
+    sync.load_plant(mini_plant)
+    lines = {e.id: e.line for e in mini_plant.equipment()}
+    astore = AsyncTwinStore.from_url(redis_url, "mini", lines)
+    try:
+        assert astore._packable == (backend == "single")
+        t = time.time()
+        batch = [
+            ("L1-WELD", "state", "Running", "good", t),
+            ("L1-WELD", "part_count", 41, "good", t),
+            ("L2-WELD", "model", 'EV "SUV"\\x', "uncertain", t),
+            ("C-1", "power_kw", float("nan"), "good", t),
+        ]
+        first = await astore.write_changes(batch, source="a1")
+        if backend == "single":  # a Redis that forgot the script (restart, SCRIPT FLUSH) gets it again
+            raw = redis.Redis.from_url(redis_url)
+            raw.script_flush()
+            raw.close()
+        second = await astore.write_changes([("L1-WELD", "part_count", 42, "good", t + 1)], source="a1")
+        blocked = [("L2-WELD", "state", "Blocked", "good", t + 2)]
+        third = await astore.write_changes(blocked, source="opcua:Größe")  # not ASCII: the pipeline
+        entries = await astore.read_changes("0-0")
+        assert [e[0] for e in entries] == [first, second, third]
+        assert [e[1] for e in entries] == ["a1", "a1", "opcua:Größe"]
+        assert [c.value for c in entries[0][2]] == ["Running", 41, 'EV "SUV"\\x', None]
+        assert entries[0][2][3].quality == "bad"
+        assert sync.read_tags("L1-WELD")["part_count"] == (42, "good", t + 1)
+        assert sync.read_tags("L2-WELD")["model"] == ('EV "SUV"\\x', "uncertain", t)
+        assert sync.read_tags("L2-WELD")["state"] == ("Blocked", "good", t + 2)
+        assert sync.read_tags("C-1")["power_kw"][:2] == (None, "bad")
+        with pytest.raises(NotFoundError):
+            await astore.write_changes([("NOPE", "state", "Idle", "good", t)])
+    finally:
+        await astore.close()
+        sync.client.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -10,7 +11,7 @@ from typing import Any
 
 import redis.asyncio as aredis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from twin.errors import NotFoundError, StoreError, StoreUnavailableError
@@ -41,6 +42,56 @@ def _encode_value_fast(value: Any, quality: str, ts: float, now: float) -> str:
     return f'[{v},"{quality}",{ts!r},{now!r}]'
 
 
+#: Writes one batch atomically, answering once: ``HSET`` per key, then the change-stream ``XADD``.
+#: ARGV: stream, maxlen, source, data, then per key: key, field count, field, value, ...
+WRITE_SCRIPT = """
+local n = #ARGV
+local i = 5
+while i <= n do
+  local nf = tonumber(ARGV[i + 1])
+  redis.call('HSET', ARGV[i], unpack(ARGV, i + 2, i + 1 + 2 * nf))
+  i = i + 2 + 2 * nf
+end
+return redis.call('XADD', ARGV[1], 'MAXLEN', '~', ARGV[2], '*', 'src', ARGV[3], 'd', ARGV[4])
+"""
+WRITE_SCRIPT_SHA = hashlib.sha1(WRITE_SCRIPT.encode()).hexdigest()
+
+
+def pack_live_writes(
+    per_key: Mapping[str, Mapping[str, str]],
+    stream: str,
+    maxlen: int,
+    source: str,
+    data: str,
+    *,
+    script: str | None = None,
+) -> bytes | None:
+    """One ``EVALSHA`` of :data:`WRITE_SCRIPT` (or ``EVAL`` of ``script``) for a batch, as RESP.
+
+    redis-py packs every argument separately (type checks, an encode, a few small bytes objects each) and
+    a pipeline of one ``HSET`` per key answers once per key; here the whole batch becomes one string, one
+    ``encode`` and one reply. Lengths are character counts, so this only holds for ASCII text: anything
+    else returns ``None`` and the caller uses redis-py's pipeline. Keys, tag names and ids are ASCII by
+    the config's patterns, values are JSON with ``ensure_ascii``.
+    """
+    ml = str(maxlen)
+    nargs = 4 + sum(2 + 2 * len(f) for f in per_key.values())
+    head = ("EVAL", script) if script is not None else ("EVALSHA", WRITE_SCRIPT_SHA)
+    parts: list[str] = [f"*{3 + nargs}\r\n"]
+    add = parts.append
+    for a in (*head, "0", stream, ml, source, data):
+        add(f"${len(a)}\r\n{a}\r\n")
+    for key, fields in per_key.items():
+        nf = str(len(fields))
+        add(f"${len(key)}\r\n{key}\r\n${len(nf)}\r\n{nf}\r\n")
+        for f, v in fields.items():
+            add(f"${len(f)}\r\n{f}\r\n${len(v)}\r\n{v}\r\n")
+    payload = "".join(parts)
+    if not payload.isascii():
+        return None
+    return payload.encode("ascii")
+
+
 class AsyncTwinStore:
     """Async twin store for one plant, handed an ``redis.asyncio`` client and the equipment -> line map.
 
@@ -60,6 +111,9 @@ class AsyncTwinStore:
         self.stream_maxlen = stream_maxlen
         self._eq_line = dict(equipment_lines)
         self._live_key = {eq: self.keys.live(line, eq) for eq, line in self._eq_line.items()}
+        # A plain (non-cluster, pooled) client takes each batch as one script call packed here, skipping
+        # redis-py's per-argument packing and per-key replies, the biggest per-change costs of ingest.
+        self._packable = isinstance(client, aredis.Redis) and getattr(client, "connection", None) is None
 
     @classmethod
     def from_url(
@@ -102,15 +156,20 @@ class AsyncTwinStore:
             if fields is None:
                 fields = per_key[key] = {"_updated": stamp}
             fields[tag] = _encode_value_fast(value, quality, ts, now)
+        data = encode_changes(clean)
         try:
+            args = (per_key, self.keys.changes, self.stream_maxlen, source, data)
+            packed = self._packable and pack_live_writes(*args)
+            if packed:
+                try:
+                    return str(await self._send_packed(packed))
+                except NoScriptError:  # a restarted or flushed Redis forgot the script: EVAL loads it again
+                    return str(await self._send_packed(pack_live_writes(*args, script=WRITE_SCRIPT) or b""))
             pipe = self.client.pipeline(transaction=False)
             for key, mapping in per_key.items():
                 pipe.hset(key, mapping=mapping)
             pipe.xadd(
-                self.keys.changes,
-                {"src": source, "d": encode_changes(clean)},
-                maxlen=self.stream_maxlen,
-                approximate=True,
+                self.keys.changes, {"src": source, "d": data}, maxlen=self.stream_maxlen, approximate=True
             )
             res = await pipe.execute()
         except (RedisConnectionError, RedisTimeoutError) as exc:
@@ -118,6 +177,21 @@ class AsyncTwinStore:
         except RedisError as exc:
             raise StoreError(f"Redis error while writing live state: {exc}") from exc
         return str(res[-1])
+
+    async def _send_packed(self, payload: bytes) -> Any:
+        """Send one pre-packed command on a pooled connection and return its reply (an error reply raises)."""
+        pool = self.client.connection_pool
+        conn = await pool.get_connection()
+        try:
+            await conn.send_packed_command(payload, check_health=False)
+            return await conn.read_response()
+        except ResponseError:
+            raise  # the reply was read: the connection is in a clean state
+        except BaseException:
+            await conn.disconnect()  # a reply may be left unread: never hand this connection out again
+            raise
+        finally:
+            await pool.release(conn)
 
     async def read_changes(
         self, after: str = "$", count: int = 1000, block_ms: int | None = None
