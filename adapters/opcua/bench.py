@@ -9,7 +9,7 @@ the source. Each client runs in its own process (so its CPU time is its own) for
 - **bare**: asyncua's standard handler (one task per notification) that only counts;
 - **naive**: the standard handler doing one awaited ``HSET`` per notification (one shared connection),
   measured under the same overload and at lighter loads (3,500 to 14,000 changes/s offered), for its best;
-- **adapter**: :class:`adapters.opcua.runner.AdapterSet` (batched publish callback, one pipeline per cycle).
+- **adapter**: :class:`adapters.opcua.runner.AdapterSet` (batched publish callback, one write per cycle).
 
 Throughput counts notifications absorbed per second (for the adapter: reflected in Redis, coalesced or
 written; for naive: HSETs completed). CPU per change = process CPU time / changes. The headline throughput

@@ -1,4 +1,4 @@
-"""Batching ingest: one publish result -> one pass over its notifications -> one Redis pipeline.
+"""Batching ingest: one publish result -> one pass over its notifications -> one Redis write.
 
 asyncua's standard handler spawns an asyncio task per notification and its iterator queue drops the
 oldest entries past 1000. Here a :class:`BatchSubscription` overrides ``publish_callback`` (which the
@@ -7,7 +7,7 @@ client's publish loop awaits once per PublishResponse) and hands the whole ``Dat
 StatusCode and the tag's type/range check) and stores it in a dict keyed by tag: memory is bounded by the
 number of tags, and a change overwritten before it was written is *counted* (``coalesced``), never dropped
 silently. A single writer task swaps the dict out and writes it with ``AsyncTwinStore.write_changes``:
-live hashes plus one change-stream entry, one pipeline. When Redis keeps up that is one pipeline per
+live hashes plus one change-stream entry, one round trip. When Redis keeps up that is one write per
 publish cycle; when it does not, cycles merge.
 """
 
