@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 from twin.errors import StoreUnavailableError
-from twin.store.keys import Change
+from twin.store.keys import ChangeLike
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ DEFAULT_MAX_CHANGES = 100_000
 
 
 class _Writer(Protocol):
-    async def write_changes(self, changes: Sequence[Change], source: str = "") -> str: ...
+    async def write_changes(self, changes: Sequence[ChangeLike], source: str = "") -> str: ...
 
 
 @dataclass
@@ -68,7 +68,7 @@ class OutageBuffer:
         self.store = store
         self.max_changes = max_changes
         self.counters = BufferCounters()
-        self._queue: deque[tuple[list[Change], str]] = deque()
+        self._queue: deque[tuple[list[ChangeLike], str]] = deque()
         self._lock = asyncio.Lock()
         self._outage_started: float | None = None
 
@@ -77,7 +77,7 @@ class OutageBuffer:
         """Changes buffered and not yet written."""
         return self.counters.pending_changes
 
-    async def write_changes(self, changes: Sequence[Change], source: str = "") -> str:
+    async def write_changes(self, changes: Sequence[ChangeLike], source: str = "") -> str:
         """Write (after replaying anything buffered), or buffer while Redis is unreachable.
 
         Returns the change-stream entry id, or ``""`` when the batch was buffered. Raises
@@ -116,7 +116,7 @@ class OutageBuffer:
             await asyncio.sleep(retry_s)
 
     # ----------------------------------------------------------------- internals
-    def _buffer(self, batch: list[Change], source: str) -> str:
+    def _buffer(self, batch: list[ChangeLike], source: str) -> str:
         c = self.counters
         if c.pending_changes + len(batch) > self.max_changes:
             c.refused_batches += 1

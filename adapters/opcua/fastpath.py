@@ -222,6 +222,8 @@ def _items(b: bytes, p: int) -> list[tuple[int, Any, int, float | None, float | 
     out: list[tuple[int, Any, int, float | None, float | None]] = []
     append = out.append
     epoch = _EPOCH_FT
+    f64 = _FIXED[11][0]
+    i32 = _I32
     for _ in range(max(n, 0)):
         handle, mask = _HANDLE_MASK(b, p)
         p += 5
@@ -232,9 +234,22 @@ def _items(b: bytes, p: int) -> list[tuple[int, Any, int, float | None, float | 
         src = srv = None
         if mask & 1:
             enc = b[p]
-            if enc == 11:  # Double, the most common PLC value: inline
-                value = _FIXED[11][0](b, p + 1)[0]
+            # The common PLC scalars inline (a function call each costs as much as the decode itself).
+            if enc == 11:  # Double
+                value = f64(b, p + 1)[0]
                 p += 9
+            elif enc == 6:  # Int32
+                value = i32(b, p + 1)[0]
+                p += 5
+            elif enc == 12:  # String
+                n = i32(b, p + 1)[0]
+                p += 5
+                if n >= 0:
+                    value = b[p : p + n].decode("utf-8")
+                    p += n
+            elif enc == 1:  # Boolean
+                value = b[p + 1] != 0
+                p += 2
             else:
                 value, p = _variant(b, p)
         if mask & 2:

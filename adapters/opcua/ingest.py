@@ -27,7 +27,7 @@ from asyncua.common.subscription import Subscription
 from adapters.opcua.fastpath import FastDataChange
 from adapters.opcua.mapping import BAD, ResolvedTag, make_checker
 from twin.errors import StoreError
-from twin.store.keys import Change
+from twin.store.keys import Change, ChangeLike
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,8 @@ _JSON_SCALARS = (int, float, str, bool)
 
 # (client handle, value, StatusCode severity, source/server timestamp or None): what the sink takes
 _Row = tuple[int, Any, int, float | None]
+# (equipment, tag, value, quality, source timestamp): a Change's fields, as a plain tuple
+_ChangeRow = tuple[str, str, Any, str, float]
 
 
 def _decode_items(items: Sequence[ua.MonitoredItemNotification]) -> Iterator[_Row]:
@@ -56,7 +58,7 @@ def _decode_items(items: Sequence[ua.MonitoredItemNotification]) -> Iterator[_Ro
 class ChangeWriter(Protocol):
     """What the sink writes to: :class:`twin.store.AsyncTwinStore` (``write_changes``)."""
 
-    async def write_changes(self, changes: Sequence[Change], source: str = "") -> str: ...
+    async def write_changes(self, changes: Sequence[ChangeLike], source: str = "") -> str: ...
 
 
 @dataclass
@@ -83,14 +85,20 @@ class IngestCounters:
 
 
 class _Tag:
-    """Hot-path view of one resolved tag: names and its checker, nothing else."""
+    """Hot-path view of one resolved tag: names and its checkers, nothing else."""
 
-    __slots__ = ("check", "equipment", "name")
+    __slots__ = ("check", "equipment", "name", "scalar")
 
     def __init__(self, equipment: str, name: str, check: Callable[[Any], Any]) -> None:
         self.equipment = equipment
         self.name = name
         self.check = check
+        self.scalar = check
+
+    def set_check(self, check: Callable[[Any], Any]) -> None:
+        """Install a checker (and its scalar-only part, which the hot path calls for non-list values)."""
+        self.check = check
+        self.scalar = getattr(check, "scalar", check)
 
 
 def _json_safe(v: Any) -> Any:
@@ -113,8 +121,10 @@ class IngestSink:
         # One _Tag per (equipment, tag) for the sink's lifetime, so that pending changes (keyed by the
         # _Tag object: an identity hash) survive a remapping after a reconnect.
         self._tag_cache: dict[tuple[str, str], _Tag] = {}
-        self._pending: dict[_Tag, Change] = {}
-        self._last: dict[tuple[str, str], Change] = {}
+        # Pending and last-written changes as plain ``(equipment, tag, value, quality, ts)`` tuples (a
+        # Change costs a Python-level constructor call per notification), keyed by the tag.
+        self._pending: dict[_Tag, _ChangeRow] = {}
+        self._last: dict[_Tag, _ChangeRow] = {}
         self._wake = asyncio.Event()
         self._flushed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -129,8 +139,7 @@ class IngestSink:
             t = self._tag_cache.get(key)
             if t is None:
                 t = self._tag_cache[key] = _Tag(key[0], key[1], check)
-            else:
-                t.check = check
+            t.set_check(check)
             out.append(t)
         self._tags = out
 
@@ -179,12 +188,12 @@ class IngestSink:
                     q, uncertain = "uncertain", uncertain + 1
                 else:
                     q = "good"
-                cv = t.check(v)
+                cv = t.scalar(v) if type(v) is not list else t.check(v)
                 if cv is BAD:
                     q, cv, bad = "bad", _json_safe(v), bad + 1
             if t in pending:
                 coalesced += 1
-            pending[t] = Change(t.equipment, t.name, cv, q, now if ts is None else ts)
+            pending[t] = (t.equipment, t.name, cv, q, now if ts is None else ts)
         c.notifications += n_items
         c.coalesced += coalesced
         c.bad_values += bad
@@ -212,9 +221,13 @@ class IngestSink:
         now = time.time()
         n = 0
         for t in self._tag_cache.values():
-            prev = self._pending.get(t) or self._last.get((t.equipment, t.name))
-            self._pending[t] = Change(
-                t.equipment, t.name, prev.value if prev else None, "stale", prev.source_ts if prev else now
+            prev = self._pending.get(t) or self._last.get(t)
+            self._pending[t] = (
+                t.equipment,
+                t.name,
+                prev[2] if prev else None,
+                "stale",
+                prev[4] if prev else now,
             )
             n += 1
         self.counters.stale_marks += n
@@ -224,7 +237,7 @@ class IngestSink:
 
     def last_written(self) -> dict[tuple[str, str], Change]:
         """The last change written per ``(equipment, tag)``."""
-        return dict(self._last)
+        return {(t.equipment, t.name): Change(*row) for t, row in self._last.items()}
 
     # ----------------------------------------------------------------- writer
     def start(self) -> None:
@@ -285,9 +298,7 @@ class IngestSink:
             c = self.counters
             c.changes_written += len(batch)
             c.batches_written += 1
-            last = self._last
-            for ch in batch.values():
-                last[(ch.equipment, ch.tag)] = ch
+            self._last.update(batch)
             if not self._pending:
                 self._flushed.set()
 

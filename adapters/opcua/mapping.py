@@ -437,4 +437,5 @@ def make_checker(tag: TagDef, enum_names: Mapping[int, str] | None = None) -> Ca
             return BAD if any(x is BAD for x in out) else out
         return scalar(v)
 
+    check.scalar = scalar  # type: ignore[attr-defined]  # the hot path calls it directly for non-lists
     return check

@@ -16,30 +16,43 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from twin.errors import NotFoundError, StoreError, StoreUnavailableError
 from twin.store.cluster import async_cluster_client, is_cluster_url
-from twin.store.keys import Change, Keys, decode_changes, encode_changes, encode_value
+from twin.store.keys import Change, ChangeLike, Keys, decode_changes, encode_changes, encode_value
 from twin.store.sync import DEFAULT_STREAM_MAXLEN
 
 _QUALITIES = frozenset({"good", "uncertain", "bad", "stale"})
+_INF = math.inf
 _encode_str = json.encoder.encode_basestring_ascii
 
 
-def _encode_value_fast(value: Any, quality: str, ts: float, now: float) -> str:
-    """Exactly :func:`encode_value`'s output, built without ``json.dumps`` for the common value types.
+def _encode_change(
+    eq: str, tag: str, value: Any, quality: str, ts: float, now_r: str
+) -> tuple[str, str] | None:
+    """``(live hash field, change-stream element)`` built without ``json.dumps``.
 
-    The hot path of the adapters; ``value`` is already finite if it is a float.
+    Exactly :func:`encode_value`'s and :func:`encode_changes`'s output for the common value types, with a
+    non-finite float stored as ``null`` / ``bad``; ``None`` for anything else (the caller uses json).
+    ``eq`` is a known equipment id (the config's pattern: nothing to escape); ``tag`` is checked here.
     """
     t = type(value)
-    if t is float or t is int:
+    if t is float:
+        if value != value or value == _INF or value == -_INF:
+            v, quality = "null", "bad"
+        else:
+            v = repr(value)
+    elif t is int:
         v = repr(value)
     elif t is str:
         v = _encode_str(value)
     elif value is None:
         v = "null"
     else:
-        return encode_value(value, quality, ts, now)
+        return None
     if quality not in _QUALITIES or (type(ts) is not float and type(ts) is not int):
-        return encode_value(value, quality, ts, now)
-    return f'[{v},"{quality}",{ts!r},{now!r}]'
+        return None
+    if not (tag.isidentifier() and tag.isascii()):
+        return None
+    ts_r = repr(ts)
+    return f'[{v},"{quality}",{ts_r},{now_r}]', f'["{eq}","{tag}",{v},"{quality}",{ts_r}]'
 
 
 #: Writes one batch atomically, answering once: ``HSET`` per key, then the change-stream ``XADD``.
@@ -131,9 +144,7 @@ class AsyncTwinStore:
         """Close the connection pool."""
         await self.client.aclose()
 
-    async def write_changes(
-        self, changes: Sequence[Change | tuple[str, str, Any, str, float]], source: str = ""
-    ) -> str:
+    async def write_changes(self, changes: Sequence[ChangeLike], source: str = "") -> str:
         """One pipeline: live hashes for every change and one change-stream entry. Returns the entry id.
 
         Non-finite floats are stored as ``null`` with quality ``bad``.
@@ -142,21 +153,28 @@ class AsyncTwinStore:
             return ""
         now = time.time()
         stamp = f"{now:.6f}"
+        now_r = repr(now)
         per_key: dict[str, dict[str, str]] = {}
-        clean: list[tuple[str, str, Any, str, float]] = []
+        elements: list[str] = []
         for eq, tag, value, quality, ts in changes:
-            if isinstance(value, float) and not math.isfinite(value):
-                value, quality = None, "bad"
-            clean.append((eq, tag, value, quality, ts))
             try:
                 key = self._live_key[eq]
             except KeyError:
                 raise NotFoundError(f"unknown equipment {eq!r}") from None
+            fast = _encode_change(eq, tag, value, quality, ts, now_r)
+            if fast is not None:
+                field, element = fast
+            else:  # lists, booleans, odd tags: json does it (same output)
+                if isinstance(value, float) and not math.isfinite(value):
+                    value, quality = None, "bad"
+                field = encode_value(value, quality, ts, now)
+                element = encode_changes([(eq, tag, value, quality, ts)])[1:-1]
             fields = per_key.get(key)
             if fields is None:
                 fields = per_key[key] = {"_updated": stamp}
-            fields[tag] = _encode_value_fast(value, quality, ts, now)
-        data = encode_changes(clean)
+            fields[tag] = field
+            elements.append(element)
+        data = f"[{','.join(elements)}]"
         try:
             args = (per_key, self.keys.changes, self.stream_maxlen, source, data)
             packed = self._packable and pack_live_writes(*args)

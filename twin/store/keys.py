@@ -26,6 +26,10 @@ class Change(NamedTuple):
     source_ts: float
 
 
+#: What the write paths take: a :class:`Change` or the same five fields as a plain tuple.
+ChangeLike = Change | tuple[str, str, Any, str, float]
+
+
 @dataclass(frozen=True)
 class Keys:
     """Key names for one plant."""
