@@ -285,7 +285,7 @@ def _overload_phase(
     try:
         urls = {ln["id"]: p.start() for ln, p in zip(doc["lines"], procs, strict=True)}
         for _ in range(reps):
-            runs.append(_run_client(phases, str(plant_file), urls, redis_url, window, warmup))
+            runs.append(_run_client(phases, str(plant_file), urls, redis_url, window, warmup, timeout=600))
     finally:
         for p in procs:
             p.stop()

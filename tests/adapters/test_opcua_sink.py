@@ -11,7 +11,7 @@ from adapters.opcua.ingest import IngestSink
 from adapters.opcua.mapping import ResolvedTag, TagBinding
 from twin.errors import StoreUnavailableError
 from twin.model import TagDef, TagType
-from twin.store.keys import Change
+from twin.store.keys import Change, ChangeLike
 
 
 class FlakyWriter:
@@ -21,11 +21,11 @@ class FlakyWriter:
         self.failures = failures
         self.batches: list[list[Change]] = []
 
-    async def write_changes(self, changes: Sequence[Change], source: str = "") -> str:
+    async def write_changes(self, changes: Sequence[ChangeLike], source: str = "") -> str:
         if self.failures:
             self.failures -= 1
             raise StoreUnavailableError("Redis unreachable while writing live state")
-        self.batches.append(list(changes))
+        self.batches.append([Change(*c) for c in changes])  # the sink may hand plain 5-tuples
         return "1-0"
 
 
