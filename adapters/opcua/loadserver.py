@@ -163,6 +163,12 @@ class _Subscription:
     cycle: int = 0
     last_sent: float = 0.0
 
+    def due(self) -> float:
+        """When this subscription answers next: one publishing interval after the last answer, or a
+        keepalive interval when nothing is monitored or publishing is off."""
+        busy = bool(self.items) and self.enabled
+        return self.last_sent + (self.interval_s if busy else self.interval_s * self.keepalive)
+
     def encoded_items(self) -> tuple[int, bytes]:
         """(count, bytes) of every item's next value, encoded."""
         if self.blocks is None:
@@ -445,9 +451,7 @@ class _Connection(asyncio.Protocol):
                 await self.wake.wait()
                 continue
             now = time.monotonic()
-            sub = min(self.subs.values(), key=lambda s: s.last_sent)
-            busy = sub.items and sub.enabled
-            due = sub.last_sent + (sub.interval_s if busy else sub.interval_s * sub.keepalive)
+            due, sub = min(((s.due(), s) for s in self.subs.values()), key=lambda d: d[0])
             if due > now:  # woken early when a request arrives or a subscription changes
                 self.wake.clear()
                 with contextlib.suppress(TimeoutError):

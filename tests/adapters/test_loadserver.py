@@ -103,6 +103,8 @@ async def test_asyncua_client_reads_and_subscribes_over_tcp() -> None:
             def datachange_notification(self, node: object, val: object, data: object) -> None:
                 seen.append((node.nodeid.Identifier, val))  # type: ignore[attr-defined]
 
+        # An idle subscription (keepalives only, every few seconds) must not hold back the busy one.
+        idle = await client.create_subscription(50, Handler())
         sub = await client.create_subscription(50, Handler())
         nodes = [client.get_node(f"ns=1;s={t.node}") for t in TAGS]
         handles = await sub.subscribe_data_change(nodes, queuesize=1)
@@ -113,6 +115,7 @@ async def test_asyncua_client_reads_and_subscribes_over_tcp() -> None:
         await asyncio.sleep(1.0)
         elapsed = time.monotonic() - t0
         await sub.delete()
+        await idle.delete()
     finally:
         await client.disconnect()
         await server.stop()
