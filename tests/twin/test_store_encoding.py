@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from twin.store.aio import _encode_change, pack_live_writes
-from twin.store.keys import encode_changes, encode_value
+from twin.store.aio import _encode_change_fast, pack_live_writes
+from twin.store.keys import encode_change, encode_changes, encode_value
 
 NOW = 1_763_790_000.123456
 VALUES: list[Any] = [
@@ -33,7 +33,7 @@ VALUES: list[Any] = [
 @pytest.mark.parametrize("quality", ["good", "uncertain", "bad", "stale"])
 def test_fast_encoding_is_the_json_encoding(value: Any, quality: str) -> None:
     ts = 1_763_789_999.5
-    fast = _encode_change("L1-WELD", "power_kw", value, quality, ts, repr(NOW))
+    fast = _encode_change_fast("L1-WELD", "power_kw", value, quality, ts, repr(NOW))
     assert fast is not None
     field, element = fast
     finite = not (isinstance(value, float) and not math.isfinite(value))
@@ -41,6 +41,7 @@ def test_fast_encoding_is_the_json_encoding(value: Any, quality: str) -> None:
     assert field == encode_value(want_value, want_quality, ts, NOW)
     assert element == encode_changes([("L1-WELD", "power_kw", want_value, want_quality, ts)])[1:-1]
     assert json.loads(field)[0] == want_value or want_value is None
+    assert fast == encode_change("L1-WELD", "power_kw", value, quality, ts, NOW)  # the json path, shared
 
 
 @pytest.mark.parametrize(
@@ -55,7 +56,7 @@ def test_fast_encoding_is_the_json_encoding(value: Any, quality: str) -> None:
     ],
 )
 def test_anything_unusual_is_left_to_json(value: Any, quality: str, tag: str, ts: Any) -> None:
-    assert _encode_change("E", tag, value, quality, ts, repr(NOW)) is None
+    assert _encode_change_fast("E", tag, value, quality, ts, repr(NOW)) is None
 
 
 def test_packed_script_call_is_valid_resp() -> None:

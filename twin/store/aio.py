@@ -16,7 +16,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from twin.errors import NotFoundError, StoreError, StoreUnavailableError
 from twin.store.cluster import async_cluster_client, is_cluster_url
-from twin.store.keys import Change, ChangeLike, Keys, decode_changes, encode_changes, encode_value
+from twin.store.keys import Change, ChangeLike, Keys, decode_changes, encode_change
 from twin.store.sync import DEFAULT_STREAM_MAXLEN
 
 _QUALITIES = frozenset({"good", "uncertain", "bad", "stale"})
@@ -24,13 +24,13 @@ _INF = math.inf
 _encode_str = json.encoder.encode_basestring_ascii
 
 
-def _encode_change(
+def _encode_change_fast(
     eq: str, tag: str, value: Any, quality: str, ts: float, now_r: str
 ) -> tuple[str, str] | None:
-    """``(live hash field, change-stream element)`` built without ``json.dumps``.
+    """:func:`~twin.store.keys.encode_change` built without ``json.dumps``, for the common value types.
 
-    Exactly :func:`encode_value`'s and :func:`encode_changes`'s output for the common value types, with a
-    non-finite float stored as ``null`` / ``bad``; ``None`` for anything else (the caller uses json).
+    Exactly its output (``now_r`` is ``repr`` of its ``server_ts``); ``None`` for anything else (the
+    caller then uses :func:`~twin.store.keys.encode_change`).
     ``eq`` is a known equipment id (the config's pattern: nothing to escape); ``tag`` is checked here.
     """
     t = type(value)
@@ -145,9 +145,10 @@ class AsyncTwinStore:
         await self.client.aclose()
 
     async def write_changes(self, changes: Sequence[ChangeLike], source: str = "") -> str:
-        """One pipeline: live hashes for every change and one change-stream entry. Returns the entry id.
+        """Live hashes for every change and one change-stream entry, in one round trip. Returns the entry id.
 
-        Non-finite floats are stored as ``null`` with quality ``bad``.
+        One script call (:func:`pack_live_writes`) on a plain client, a pipeline on a cluster or for
+        non-ASCII text. Non-finite floats are stored as ``null`` with quality ``bad``.
         """
         if not changes:
             return ""
@@ -161,14 +162,11 @@ class AsyncTwinStore:
                 key = self._live_key[eq]
             except KeyError:
                 raise NotFoundError(f"unknown equipment {eq!r}") from None
-            fast = _encode_change(eq, tag, value, quality, ts, now_r)
+            fast = _encode_change_fast(eq, tag, value, quality, ts, now_r)
             if fast is not None:
                 field, element = fast
             else:  # lists, booleans, odd tags: json does it (same output)
-                if isinstance(value, float) and not math.isfinite(value):
-                    value, quality = None, "bad"
-                field = encode_value(value, quality, ts, now)
-                element = encode_changes([(eq, tag, value, quality, ts)])[1:-1]
+                field, element = encode_change(eq, tag, value, quality, ts, now)
             fields = per_key.get(key)
             if fields is None:
                 fields = per_key[key] = {"_updated": stamp}

@@ -9,6 +9,7 @@ change-stream entry in one *pipeline*, which a cluster client splits per node.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -107,6 +108,18 @@ def decode_value(raw: str | bytes) -> tuple[Any, str, float, float]:
     """Inverse of :func:`encode_value`."""
     v, q, ts, sts = json.loads(raw)
     return v, str(q), float(ts), float(sts)
+
+
+def encode_change(
+    equipment: str, tag: str, value: Any, quality: str, source_ts: float, server_ts: float
+) -> tuple[str, str]:
+    """One change as ``(live hash field, change-stream element)``: :func:`encode_value`'s output, and one
+    element of :func:`encode_changes`'s list. A non-finite float is stored as ``null`` with quality ``bad``.
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        value, quality = None, "bad"
+    element = json.dumps([equipment, tag, value, quality, source_ts], separators=(",", ":"), allow_nan=False)
+    return encode_value(value, quality, source_ts, server_ts), element
 
 
 def encode_changes(changes: list[Change] | list[tuple[str, str, Any, str, float]]) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -24,8 +23,7 @@ from twin.store.keys import (
     Keys,
     decode_changes,
     decode_value,
-    encode_changes,
-    encode_value,
+    encode_change,
 )
 
 T = TypeVar("T")
@@ -265,15 +263,13 @@ class TwinStore:
         if not changes:
             return ""
         now = time.time()
-        clean: list[tuple[str, str, Any, str, float]] = []
+        elements: list[str] = []
         per_key: dict[str, dict[str, str]] = {}
         for eq, tag, value, quality, ts in changes:
-            if isinstance(value, float) and not math.isfinite(value):
-                value, quality = None, "bad"
-            clean.append((eq, tag, value, quality, ts))
             key = self.keys.live(self.line_of(eq), eq)
             fields = per_key.setdefault(key, {})
-            fields[tag] = encode_value(value, quality, ts, now)
+            fields[tag], element = encode_change(eq, tag, value, quality, ts, now)
+            elements.append(element)
             fields["_updated"] = f"{now:.6f}"
         with translate_errors("writing live state"):
             pipe = self.client.pipeline(transaction=False)
@@ -281,7 +277,7 @@ class TwinStore:
                 pipe.hset(key, mapping=mapping)
             pipe.xadd(
                 self.keys.changes,
-                {"src": source, "d": encode_changes(clean)},
+                {"src": source, "d": f"[{','.join(elements)}]"},
                 maxlen=self.stream_maxlen,
                 approximate=True,
             )
