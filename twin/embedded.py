@@ -51,6 +51,20 @@ def port_free(host: str, port: int) -> bool:
     return True
 
 
+def wait_ready_line(proc: subprocess.Popen[str], timeout_s: float) -> str | None:
+    """Read a server child's stdout until its ``ready ...`` line (returned), or ``None`` if it exits first or
+    ``timeout_s`` passes (checked between lines). The test and bench servers announce themselves this way."""
+    assert proc.stdout is not None, "start the process with stdout=PIPE, text=True"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if line.startswith("ready"):
+            return line
+        if not line and proc.poll() is not None:
+            return None
+    return None
+
+
 def stop_process(
     proc: subprocess.Popen[Any], timeout_s: float = 5.0, kill_timeout_s: float | None = None
 ) -> None:

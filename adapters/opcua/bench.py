@@ -70,17 +70,9 @@ def _rss_mb() -> float:
 
 
 # --------------------------------------------------------------------------- client phases
-async def _window(counter: Any, window: float, warmup: float) -> dict[str, Any]:
-    await asyncio.sleep(warmup)
-    n0, c0, t0 = counter(), time.process_time(), time.perf_counter()
-    start_ms = int(time.time() * 1000)
-    await asyncio.sleep(window)
-    n1, c1, t1 = counter(), time.process_time(), time.perf_counter()
-    return {"changes": n1 - n0, "wall_s": t1 - t0, "cpu_s": c1 - c0, "start_ms": start_ms}
-
-
-def _window_blocking(counter: Any, window: float, warmup: float) -> dict[str, Any]:
-    """:func:`_window` for a thread: it keeps time even when the event loop is swamped."""
+def _window(counter: Any, window: float, warmup: float) -> dict[str, Any]:
+    """Changes, wall and CPU time over ``window`` seconds after ``warmup``; blocking, so it runs in a
+    thread, which keeps time even when the client's event loop is swamped."""
     time.sleep(warmup)
     n0, c0, t0 = counter(), time.process_time(), time.perf_counter()
     start_ms = int(time.time() * 1000)
@@ -141,11 +133,9 @@ async def _standard_handler(
     if mode == "naive":
         # Under overload the naive writer's loop drowns in handler tasks (each waits for the one connection,
         # and asyncio.Lock's acquire scans its waiters), so its window is timed, and reported, by a thread.
-        threading.Thread(
-            target=lambda: finish(_window_blocking(lambda: count, window, warmup)), daemon=True
-        ).start()
+        threading.Thread(target=lambda: finish(_window(lambda: count, window, warmup)), daemon=True).start()
         await asyncio.Event().wait()
-    res = await _window(lambda: count, window, warmup)
+    res = await asyncio.to_thread(_window, lambda: count, window, warmup)
     if mode == "bare":  # the naive phase runs last: its backlog dies with the process
         for c in clients:
             with contextlib.suppress(Exception):
@@ -164,7 +154,11 @@ async def _adapter(
     aset.start()
     try:
         await aset.wait_connected(90)
-        res = await _window(lambda: sum(a.sink.counters.notifications for a in aset.adapters), window, warmup)
+
+        def notifications() -> int:
+            return sum(a.sink.counters.notifications for a in aset.adapters)
+
+        res = await asyncio.to_thread(_window, notifications, window, warmup)
         res["counters"] = aset.counters()["totals"]
     finally:
         await aset.stop()

@@ -92,8 +92,7 @@ class _Tag:
     def __init__(self, equipment: str, name: str, check: Callable[[Any], Any]) -> None:
         self.equipment = equipment
         self.name = name
-        self.check = check
-        self.scalar = check
+        self.set_check(check)
 
     def set_check(self, check: Callable[[Any], Any]) -> None:
         """Install a checker (and its scalar-only part, which the hot path calls for non-list values)."""
@@ -139,7 +138,8 @@ class IngestSink:
             t = self._tag_cache.get(key)
             if t is None:
                 t = self._tag_cache[key] = _Tag(key[0], key[1], check)
-            t.set_check(check)
+            else:
+                t.set_check(check)
             out.append(t)
         self._tags = out
 

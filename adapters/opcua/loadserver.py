@@ -47,6 +47,7 @@ from asyncua.ua.ua_binary import (
     uatcp_to_binary,
 )
 
+from twin.embedded import stop_process, wait_ready_line
 from twin.model import SIM_NAMESPACE_URI, TagType
 
 log = logging.getLogger(__name__)
@@ -169,8 +170,8 @@ class _Subscription:
         busy = bool(self.items) and self.enabled
         return self.last_sent + (self.interval_s if busy else self.interval_s * self.keepalive)
 
-    def encoded_items(self) -> tuple[int, bytes]:
-        """(count, bytes) of every item's next value, encoded."""
+    def encoded_items(self, ft: int) -> tuple[int, bytes]:
+        """(count, bytes) of every item's next value, encoded, with timestamps ``ft`` (a FILETIME)."""
         if self.blocks is None:
             by_kind: dict[str, list[tuple[int, LoadTag]]] = {}
             for handle, tag in self.items.values():
@@ -179,7 +180,6 @@ class _Subscription:
                 _Block(kind, [h for h, _t in rows], [t for _h, t in rows]) for kind, rows in by_kind.items()
             ]
         self.cycle += 1
-        ft = _filetime(time.time())
         return len(self.items), b"".join(b.update(self.cycle, ft) for b in self.blocks)
 
 
@@ -193,7 +193,7 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.buffer = b""
         self.subs: dict[int, _Subscription] = {}
-        self.publish_requests: deque[tuple[int, int, Any]] = deque()  # (request id, handle, seqhdr)
+        self.publish_requests: deque[tuple[int, int, Any]] = deque()  # (request id, handle, request)
         self.publisher: asyncio.Task[None] | None = None
         self.wake = asyncio.Event()
         self.item_ids = itertools.count(1)
@@ -472,7 +472,7 @@ class _Connection(asyncio.Protocol):
         now_ft = _filetime(time.time())
         if sub.items and sub.enabled:
             sub.seq += 1
-            n, items = sub.encoded_items()
+            n, items = sub.encoded_items(now_ft)
             data = [(n, items)]
         else:
             data = []
@@ -523,7 +523,6 @@ class LoadServer:
         self.url = ""
         self._server: asyncio.base_events.Server | None = None
         self._channels = itertools.count(1)
-        self._started = time.monotonic()
 
     def get_new_channel_id(self) -> int:
         """A fresh secure channel id (SecureConnection.open asks its server for one)."""
@@ -623,23 +622,16 @@ class LoadServerProcess:
         if self.line:
             cmd += ["--line", self.line]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if line.startswith("ready "):
-                _ready, self.url, tags, *_ = line.split()
-                self.tags = int(tags)
-                return self.url
-            if not line and self.proc.poll() is not None:
-                break
+        line = wait_ready_line(self.proc, timeout)
+        if line is not None:  # "ready URL N tags"
+            _ready, self.url, tags, *_ = line.split()
+            self.tags = int(tags)
+            return self.url
         self.stop()
         raise RuntimeError(f"load server for {self.config} did not start within {timeout:.0f}s")
 
     def stop(self) -> None:
         """Stop the process (terminate, then kill)."""
         if self.proc is not None:
-            from twin.embedded import stop_process
-
             stop_process(self.proc)
             self.proc = None

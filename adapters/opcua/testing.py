@@ -29,6 +29,7 @@ from asyncua import Server, ua, uamethod
 from asyncua.common.structures104 import new_enum
 
 from adapters.opcua.security import ServerSecurity, apply_server_security
+from twin.embedded import wait_ready_line
 from twin.model import SIM_NAMESPACE_URI, Plant, StationState, TagType
 
 VARIANT: dict[TagType, ua.VariantType] = {
@@ -328,14 +329,8 @@ class ServerProcess:
         self.proc = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
         )
-        deadline = time.monotonic() + timeout
-        assert self.proc.stdout is not None
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if line.startswith("ready"):
-                return
-            if not line and self.proc.poll() is not None:
-                break
+        if wait_ready_line(self.proc, timeout) is not None:
+            return
         self.kill()
         raise RuntimeError(f"test server on port {self.port} did not start")
 

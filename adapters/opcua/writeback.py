@@ -218,17 +218,15 @@ class PlanWriter:
         Inside a running event loop this blocks that loop until the write is done (up to ``timeout``);
         async callers should ``await`` :meth:`write` instead.
         """
-        line, kw = self._args(line_id)
-        coro_args = (line, plan)
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return asyncio.run(write_plan(*coro_args, **kw))
+            return asyncio.run(self.write(line_id, plan))
         box: dict[str, Any] = {}
 
         def work() -> None:
             try:
-                box["r"] = asyncio.run(write_plan(*coro_args, **kw))
+                box["r"] = asyncio.run(self.write(line_id, plan))
             except BaseException as exc:
                 box["e"] = exc
 
@@ -246,8 +244,19 @@ class PlanWriter:
 
     async def write(self, line_id: str, plan: Plan) -> WriteResult:
         """:meth:`__call__` for async callers: runs in the caller's event loop instead of blocking it."""
-        line, kw = self._args(line_id)
-        return await write_plan(line, plan, **kw)
+        try:
+            line = self.lines[line_id]
+        except KeyError:
+            raise MappingError(f"unknown line {line_id!r}") from None
+        return await write_plan(
+            line,
+            plan,
+            store=self.store,
+            credentials=self.credentials,
+            actor=self.actor,
+            endpoint=self.endpoints.get(line_id),
+            timeout=self.timeout,
+        )
 
     async def apush(self, plan: Plan) -> list[WriteResult]:
         """:meth:`push` for async callers: the lines are written concurrently."""
@@ -255,17 +264,3 @@ class PlanWriter:
 
     def _targets(self) -> list[str]:
         return [lid for lid, ln in self.lines.items() if ln.opcua or lid in self.endpoints]
-
-    def _args(self, line_id: str) -> tuple[Line, dict[str, Any]]:
-        try:
-            line = self.lines[line_id]
-        except KeyError:
-            raise MappingError(f"unknown line {line_id!r}") from None
-        kw = {
-            "store": self.store,
-            "credentials": self.credentials,
-            "actor": self.actor,
-            "endpoint": self.endpoints.get(line_id),
-            "timeout": self.timeout,
-        }
-        return line, kw

@@ -7,9 +7,7 @@ test is skipped only when Node.js itself is absent.
 from __future__ import annotations
 
 import shutil
-import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from adapters.opcua.session import AdapterOptions
 from tests.adapters.helpers import start_adapter, stop_adapter
 from tests.helpers import free_port, wait_for
 from twin.config import plant_from_data
+from twin.embedded import stop_process, wait_ready_line
 from twin.model import Plant
 from twin.store import TwinStore
 
@@ -59,25 +58,10 @@ def node_plc(node_opcua: Path) -> Iterator[str]:
         text=True,
     )
     try:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + 60
-        url = None
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if line.startswith("ready"):
-                url = f"opc.tcp://127.0.0.1:{port}/interop"
-                break
-            if not line and proc.poll() is not None:
-                break
-        assert url is not None, "the node-opcua server did not start"
-        yield url
+        assert wait_ready_line(proc, 60) is not None, "the node-opcua server did not start"
+        yield f"opc.tcp://127.0.0.1:{port}/interop"
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc, 10, 5)
         if proc.stdout:
             proc.stdout.close()
 
