@@ -159,7 +159,7 @@ class DemoRun:
 @pytest.fixture(scope="module")
 def demo_run() -> Iterator[DemoRun]:
     plant = load_plant(DEMO_PLANT)
-    api_port = free_port()
+    api_port = free_port(count=2)  # API on port, viewer on port + 1
     proc = Proc(["demo", "--port", str(api_port), "--speed", "120"], session=True)
     try:
         url = proc.wait_line(r"redis:\s+(redis://\S+)", 60).group(1)
@@ -274,7 +274,7 @@ def test_demo_ctrl_c_during_start_up_exits_0(run_cli: list[Proc]) -> None:
 
 @pytest.mark.timeout(240)
 def test_sim_serves_endpoints_until_interrupted(run_cli: list[Proc]) -> None:
-    base = free_port()
+    base = free_port(count=3)  # L1, L2, C on base + i
     proc = Proc(["sim", "--config", str(MINI_PLANT), "--speed", "600", "--base-port", str(base)])
     run_cli.append(proc)
     urls = [proc.wait_line(rf"^\s+{line}: (opc\.tcp://\S+)", 120).group(1) for line in ("L1", "L2", "C")]

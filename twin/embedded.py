@@ -5,6 +5,7 @@ Used when ``REDIS_URL`` is unset, and by the tests. Never touches port 6379 unle
 
 from __future__ import annotations
 
+import random
 import shutil
 import socket
 import subprocess
@@ -14,7 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from twin.errors import EmbeddedRedisError
+from twin.errors import EmbeddedRedisError, NoFreePortError
 
 
 def redis_server_binary() -> str:
@@ -33,11 +34,35 @@ def redis_server_binary() -> str:
     return found
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+_EPHEMERAL_FALLBACK = (32768, 60999)
+_PICK = random.Random()
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    """The kernel's range for outgoing connections' local ports (Linux's default elsewhere)."""
+    try:
+        lo, hi = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(lo), int(hi)
+    except (OSError, ValueError):
+        return _EPHEMERAL_FALLBACK
+
+
+def free_port(host: str = "127.0.0.1", count: int = 1) -> int:
+    """The first of ``count`` consecutive TCP ports on ``host`` that are all free right now.
+
+    Picked at random *below* the kernel's ephemeral range: a port from ``bind(0)`` (or the one after it)
+    can be taken a moment later as the local port of any outgoing connection on the machine, and then the
+    server meant for it fails with "address in use". Servers numbered ``base + i`` (the simulator's lines,
+    the demo's API and viewer) need the whole run free.
+    """
+    lo, hi = 20000, _ephemeral_range()[0] - count
+    if hi <= lo:  # an unusual kernel range leaves no room below it: take what the kernel gives
+        lo, hi = 1024, 65535 - count
+    for _ in range(500):
+        base = _PICK.randint(lo, hi)
+        if all(port_free(host, base + i) for i in range(count)):
+            return base
+    raise NoFreePortError(f"no run of {count} free TCP ports on {host} between {lo} and {hi + count}")
 
 
 def port_free(host: str, port: int) -> bool:

@@ -40,3 +40,7 @@ class ValidationError(TwinError):
 
 class EmbeddedRedisError(TwinError):
     """The embedded redis-server could not be started."""
+
+
+class NoFreePortError(TwinError):
+    """No free TCP port (or run of consecutive ports) was found for a server we start."""

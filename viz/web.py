@@ -25,7 +25,6 @@ import asyncio
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from twin.embedded import stop_process
+from twin.embedded import free_port, stop_process
 from twin.store import TwinStore
 from viz.errors import WebViewerError
 
@@ -75,13 +74,6 @@ def store_url(store: TwinStore) -> str:
 
         auth = f"{quote(str(kw.get('username') or ''))}:{quote(str(kw['password']))}@"
     return f"{scheme}://{auth}{kw.get('host', 'localhost')}:{kw.get('port', 6379)}/{db}"
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that is free on ``host`` right now."""
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

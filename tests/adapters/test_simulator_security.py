@@ -58,7 +58,7 @@ def test_secure_sim_accepts_trusted_clients_only(tmp_path: Path) -> None:
     client = generate_certificate(tmp_path / "own", "adapter", CLIENT_APP_URI, server=False)
     rogue = generate_certificate(tmp_path / "rogue", "adapter", CLIENT_APP_URI, server=False)
     trusted = trust_dir(tmp_path / "trusted-clients", [client.cert])
-    base = free_port()
+    base = free_port(count=3)  # the mini plant's three lines serve on base + i
     proc = Proc(
         [
             "sim",

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.deploy.compose_util import compose, local_args, option
-from tests.faults.harness import TWIN, Proc, free_base, wait_for
+from tests.faults.harness import TWIN, Proc, wait_for
 from twin.config import load_plant
 from twin.embedded import EmbeddedRedis, free_port
 from twin.store import TwinStore
@@ -51,7 +51,7 @@ def test_compose_services_run_as_processes(tmp_path: Path) -> None:
     sim_cmd = services["simulator"]["command"]
     plant = load_plant(local_args(option(sim_cmd, "--config"))[0])
     base = int(option(sim_cmd, "--base-port")[0])
-    local_base = free_base(len(plant.lines))
+    local_base = free_port(count=len(plant.lines))
     api_port = int(option(services["api"]["command"], "--port")[0])
     mapping = {base + i: local_base + i for i in range(len(plant.lines))} | {api_port: free_port()}
     pm = PortMap(mapping)

@@ -227,29 +227,6 @@ class ForkedPlc:
             self.kill9()
 
 
-def free_base(n: int) -> int:
-    """A base port with ``n`` consecutive free ports (for servers numbered base + i)."""
-    import socket
-
-    for _ in range(200):
-        base = free_port()
-        if base + n > 65000:
-            continue
-        socks: list[socket.socket] = []
-        try:
-            for p in range(base, base + n):
-                s = socket.socket()
-                socks.append(s)
-                s.bind(("127.0.0.1", p))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no run of free ports")
-
-
 def free_ports(n: int) -> list[int]:
     """``n`` distinct free TCP ports."""
     ports: set[int] = set()

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.harness import TWIN, Proc, free_base, record, wait_for
+from tests.faults.harness import TWIN, Proc, record, wait_for
 from twin.config import load_plant
-from twin.embedded import EmbeddedRedis
+from twin.embedded import EmbeddedRedis, free_port
 from twin.store import TwinStore
 
 
@@ -26,7 +26,7 @@ def test_two_shards_mirror_every_tag_of_a_10k_tag_plant(tmp_path: Path) -> None:
     plant = load_plant(plant_file)
     n_tags = sum(len(e.tags()) for e in plant.equipment())
     assert n_tags == 10_000
-    base = free_base(len(plant.lines))
+    base = free_port(count=len(plant.lines))
     endpoints = [f"{line.id}=opc.tcp://127.0.0.1:{base + i}" for i, line in enumerate(plant.lines)]
     procs: list[Proc] = []
     with EmbeddedRedis() as redis:
