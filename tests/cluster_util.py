@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -14,7 +13,7 @@ from types import TracebackType
 import redis
 from redis.cluster import ClusterNode, RedisCluster
 
-from twin.embedded import EmbeddedRedis, redis_server_binary
+from twin.embedded import EmbeddedRedis, port_free, redis_server_binary
 
 
 def redis_cli_binary() -> str:
@@ -28,20 +27,17 @@ def redis_cli_binary() -> str:
     return found
 
 
-def _bindable(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def cluster_port(taken: set[int]) -> int:
-    """A free port P <= 55535 whose cluster bus port P+10000 is free too (Redis needs both)."""
+    """A free port P whose cluster bus port P+10000 is free too (Redis needs both), both below the kernel's
+    ephemeral range so that no outgoing connection takes either before the node binds it."""
     for _ in range(1000):
-        p = random.randint(20000, 55000)
-        if p not in taken and p + 10000 not in taken and _bindable(p) and _bindable(p + 10000):
+        p = random.randint(10000, 22000)
+        if (
+            p not in taken
+            and p + 10000 not in taken
+            and port_free("127.0.0.1", p)
+            and port_free("127.0.0.1", p + 10000)
+        ):
             return p
     raise RuntimeError("no free port pair for a cluster node")
 
