@@ -16,7 +16,8 @@ Model (documented assumptions):
   capacity 1. The first station takes cars from the line's production sequence (lots of ``(model, qty)``,
   released no earlier than the lot's ``start_s``); the last one completes them. A station processes the
   steps of the car's routing it is eligible for (sum of their ``cycle_s``; none: the car passes through).
-  It is Starved while waiting for a car (Idle when the line has no work at all), Blocked while the next
+  It is Starved while waiting for a car (Idle when the line has no work now: none left, or its next lot
+  starts later, as with a plan dispatched before its shift), Blocked while the next
   place is full, in Changeover when the car's model differs from its set-up model
   (:meth:`twin.model.Plant.changeover_s`), Running while processing, Fault between a breakdown and its
   repair (exponential times from ``mtbf_s``/``mttr_s``; work in progress resumes), Off while the line is
@@ -195,7 +196,7 @@ class Unit:
         if phase is _IDLE or phase is _STARVED:
             if self.off:
                 return _OFF
-            if phase is _STARVED and self.group is not None and not self.group.has_work():
+            if phase is _STARVED and self.group is not None and not self.group.has_work_now():
                 return _IDLE
         return phase
 
@@ -329,6 +330,16 @@ class Group:
         """Cars in progress or still to release."""
         return self.wip > 0 or any(q for q in self.queues.values())
 
+    def has_work_now(self) -> bool:
+        """Cars in progress, or a lot that may be released now. A line whose next lot starts later (a plan
+        dispatched before its shift) waits for the plan, not for upstream: Idle, not Starved."""
+        if self.wip > 0:
+            return True
+        if not self.sim.options.respect_start:
+            return any(q for q in self.queues.values())
+        due = self.sim.env.now + _EPS
+        return any(q and q[0].start_s <= due for q in self.queues.values())
+
     def wait_work(self) -> simpy.Event:
         """An event that fires when the sequence changes."""
         return self._wakeup
@@ -412,6 +423,8 @@ class Group:
                     self.set_off(False)
                 self.wip += 1
                 self.sim.part_seq += 1
+                if self.wip == 1:
+                    self.refresh_all()  # the line has work now: waiting stations turn Starved, conveyors run
                 return Part(self.sim.part_seq, lot.model, env.now)
             unit.set_phase(StationState.IDLE)
             if earliest is not None:
@@ -558,7 +571,7 @@ class FlowLine(Group):
                 self._refresh_passive()
 
     def _refresh_passive(self) -> None:
-        active = self.has_work()
+        active = self.has_work_now()
         for p in self._movers:
             p.set_phase(StationState.RUNNING if active else StationState.IDLE)
 

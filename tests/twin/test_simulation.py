@@ -119,6 +119,40 @@ def test_flow_conservation_and_buffer_capacity_with_blocking() -> None:
     assert 0 <= in_line <= 2 + 1  # buffer plus the part S2 is working on
 
 
+def state(sim: FlowSim, eq: str) -> str:
+    return str(sim.snapshot()[eq]["state"])
+
+
+def test_a_line_waiting_for_a_later_lot_is_idle_not_starved() -> None:
+    # A plan dispatched before its shift: the lot starts at t=300. Until then the line waits for the plan,
+    # not for upstream: S2 and the conveyor are Idle. Once the first car is released S2 starves behind the
+    # slow S1 and the conveyor runs.
+    p = plant_yaml(
+        """      - {id: S1, operations: [a], power_kw: 10, idle_power_kw: 1}
+      - {id: CV, type: conveyor, power_kw: 2, idle_power_kw: 1}
+      - {id: S2, operations: [b], power_kw: 10, idle_power_kw: 1}""",
+        """  - id: M
+    routing: [{operation: a, cycle_s: 60}, {operation: b, cycle_s: 10}]""",
+    )
+    rec = Recorder()
+    sim = FlowSim(p, seed=0, options=EXACT, on_change=rec)
+    sim.follow(plan(("L", "M", 3), start=300.0))
+    for t in range(1, 300):
+        sim.advance(float(t))
+    assert state(sim, "S2") == "Idle" and state(sim, "CV") == "Idle"
+    assert "Starved" not in rec.series("S2", "state")
+    assert "Running" not in rec.series("CV", "state")
+    for t in range(300, 340):
+        sim.advance(float(t))
+    assert state(sim, "S1") == "Running"
+    assert state(sim, "S2") == "Starved"
+    assert state(sim, "CV") == "Running"
+    for t in range(340, 700):
+        sim.advance(float(t))
+    assert sim.completed == {"M": 3}
+    assert state(sim, "S2") == "Idle" and state(sim, "CV") == "Idle"
+
+
 def test_starving_and_idle_when_done() -> None:
     # Slow first station, fast second: the second one starves; when all is done both are Idle.
     p = plant_yaml(
