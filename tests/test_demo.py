@@ -219,9 +219,11 @@ def test_replan_from_another_shell_dispatches_to_the_demo_plcs(demo_run: DemoRun
     store = TwinStore.from_url(demo_run.redis_url, demo_run.plant.id)
     try:
         stored = {ln.id: ln.opcua.endpoint if ln.opcua else None for ln in store.plant().lines}
+        scale = store.time_scale()
     finally:
         store.client.close()
     assert stored == {ln.id: url for ln, url in zip(demo_run.plant.lines, demo_run.endpoints, strict=True)}
+    assert scale == 120.0  # the viewer shows cars per plant hour at the demo's --speed 120
     out = subprocess.run(
         [TWIN, "--redis-url", demo_run.redis_url, "replan", "--no-check", "--time-limit", "1", "--json"],
         capture_output=True,

@@ -51,6 +51,8 @@ class LiveState:
     #: equipment ids changed since the last :meth:`take_dirty`
     dirty: set[str] = field(default_factory=set)
     plan_version: int | None = None
+    #: Plant seconds per wall-clock second (a simulated plant's speed): rates are shown per plant hour.
+    time_scale: float = 1.0
     #: line -> (ts, parts finished) samples for throughput
     _parts: dict[str, deque[tuple[float, int]]] = field(default_factory=dict)
     _line_of: dict[str, str] = field(default_factory=dict)
@@ -162,7 +164,8 @@ class LiveState:
         return total
 
     def throughput_per_h(self, line: str, now: float | None = None) -> float | None:
-        """Cars per hour over the recent window, or None without two samples far enough apart."""
+        """Cars per plant hour over the recent (wall-clock) window, or None without two samples far enough
+        apart. At a simulated plant's speed ``time_scale`` a wall-clock hour holds that many plant hours."""
         samples = self._parts.get(line)
         if not samples:
             return None
@@ -171,7 +174,7 @@ class LiveState:
         if len(recent) < 2 or recent[-1][0] - recent[0][0] < MIN_SPAN_S:
             return None
         (t0, p0), (t1, p1) = recent[0], recent[-1]
-        return max(0.0, (p1 - p0) * 3600.0 / (t1 - t0))
+        return max(0.0, (p1 - p0) * 3600.0 / (t1 - t0) / self.time_scale)
 
     def line_stats(self) -> list[LineStats]:
         """Heads-up figures for every line."""
@@ -271,6 +274,7 @@ class ChangeFollower:
         if force or now - self._plan_read_at >= self.plan_every_s:
             self._plan_read_at = now
             self.state.plan_version = self.store.current_plan_version()
+            self.state.time_scale = self.store.time_scale()
 
     def poll(self, block_ms: int | None = None, max_batches: int = 50) -> int:
         """Apply new stream entries; returns how many changes were applied."""

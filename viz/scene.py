@@ -693,6 +693,8 @@ def hud_text(scene: PlantScene, live: LiveState, now: float | None = None) -> st
     t = now if now is not None else time.time()
     plan = f"plan v{live.plan_version}" if live.plan_version is not None else "no plan yet"
     head = f"{scene.plant.name or scene.plant.id}   {plan}   {time.strftime('%H:%M:%S', time.localtime(t))}"
+    if live.time_scale != 1.0:  # rates below are per plant hour, the clock is the wall clock
+        head += f"   simulated {live.time_scale:g}x"
     rows = [head]
     total_e = total_p = 0.0
     shown = {ln.id for ln in scene.lines}

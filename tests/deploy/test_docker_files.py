@@ -160,6 +160,14 @@ def test_ports_match_the_commands() -> None:
     assert all(p in hc for p in sim_ports)
 
 
+def test_the_twin_knows_the_simulators_speed() -> None:
+    # The viewer divides wall-clock rates by the time scale `twin load` records: it must be the sim's speed.
+    services = compose()["services"]
+    assert option(services["init"]["command"], "--time-scale") == option(
+        services["simulator"]["command"], "--speed"
+    )
+
+
 def test_adapter_shards_cover_every_line_once() -> None:
     services = compose()["services"]
     adapters = [s for n, s in services.items() if s.get("command", [""])[0] == "adapt"]

@@ -62,6 +62,20 @@ def test_changed_config_needs_migrate(redis_url: str, tmp_path: Path) -> None:
     assert res.returncode == 0 and res.stdout.startswith("migrated 3 lines")
 
 
+def test_load_records_the_time_scale_of_a_simulated_plant(redis_url: str) -> None:
+    res = twin("load", "--config", str(MINI_PLANT), "--time-scale", "60", redis_url=redis_url)
+    assert res.returncode == 0, res.stderr
+    store = TwinStore.from_url(redis_url)
+    assert store.time_scale() == 60.0
+    assert twin("load", "--config", str(MINI_PLANT), redis_url=redis_url).returncode == 0
+    assert store.time_scale() == 60.0  # omitted: unchanged
+    bad = twin("load", "--config", str(MINI_PLANT), "--time-scale", "-2", redis_url=redis_url)
+    assert bad.returncode != 0 and "--time-scale must be a positive number (got -2.0)" in bad.stderr
+    assert store.time_scale() == 60.0  # refused: nothing changed
+    assert twin("load", "--config", str(MINI_PLANT), "--time-scale", "1", redis_url=redis_url).returncode == 0
+    assert store.time_scale() == 1.0
+
+
 def test_load_without_redis_url_says_what_to_do() -> None:
     res = twin("load", "--config", str(MINI_PLANT))
     assert res.returncode == 1

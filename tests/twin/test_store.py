@@ -131,6 +131,20 @@ def test_kill_switch_and_audit(store: TwinStore) -> None:
     assert entry["actor"] == "admin" and entry["detail"] == {"enabled": False}
 
 
+def test_time_scale_of_a_simulated_plant(store: TwinStore) -> None:
+    assert store.time_scale() == 1.0  # a real plant: nothing recorded
+    store.set_time_scale(120)
+    assert store.time_scale() == 120.0
+    for bad in (0.0, -3.0, math.inf, math.nan):
+        with pytest.raises(ValidationError, match="time scale must be a positive number"):
+            store.set_time_scale(bad)
+    assert store.time_scale() == 120.0  # a refused value changes nothing
+    store.client.set(store.keys.time_scale, "fast")  # written by hand: ignored, not a crash
+    assert store.time_scale() == 1.0
+    store.set_time_scale(1.0)
+    assert store.client.exists(store.keys.time_scale) == 0
+
+
 def test_store_finds_the_only_plant(redis_url: str, store: TwinStore) -> None:
     other = TwinStore.from_url(redis_url)
     assert other.plant_id == "mini"

@@ -84,13 +84,17 @@ def test_live_follower_hud_and_markers(store: TwinStore, mini_plant: Plant) -> N
         ],
         source="test",
     )
+    # A plant simulated at 60x: 4 cars in 2 wall-clock minutes are 2 cars per plant hour.
+    store.set_time_scale(60)
     follower = ChangeFollower(store)
     live = follower.bootstrap()
     assert live.line_parts("L1") == 9
+    assert live.time_scale == 60.0 and live.throughput_per_h("L1") == pytest.approx(2.0, rel=1e-3)
     with OffscreenView(store, width=320, height=200) as view:
         view.frame()
         text = hud_text(view.scene, view.live)
         assert "C-1: E-stop pressed" in text and "12.5 kWh" in text
+        assert "simulated 60x" in text.splitlines()[0] and "2.0 cars/h" in text
         assert view.scene.part_shown("L1-ASSY")  # a car on the running station
         assert not view.scene.part_shown("L1-WELD")  # no live data: no car
         full = view.scene.fill_height("L1-BUF")

@@ -41,8 +41,16 @@ def load(
     ctx: typer.Context,
     config: Path = typer.Option(..., "--config", "-c", help="Plant definition (YAML)."),
     migrate: bool = typer.Option(False, "--migrate", help="Replace a different definition already loaded."),
+    time_scale: float = typer.Option(
+        None,
+        "--time-scale",
+        help="Speed of the simulated plant feeding this twin (`twin sim --speed`), so that viewers show "
+        "rates per plant hour; 1 for real PLCs. Unchanged if omitted.",
+    ),
 ) -> None:
     """Load a plant definition into Redis as a graph (needs --redis-url / REDIS_URL)."""
+    if time_scale is not None and not (math.isfinite(time_scale) and time_scale > 0):
+        fail(f"--time-scale must be a positive number (got {time_scale})")
     t0 = time.perf_counter()
     plant = load_plant(config)  # a broken file fails here (exit 2) before Redis is needed
     t_parse = time.perf_counter() - t0
@@ -52,6 +60,8 @@ def load(
     store = TwinStore.from_url(url, plant.id)
     t1 = time.perf_counter()
     res = store.load_plant(plant, migrate=migrate)
+    if time_scale is not None:
+        store.set_time_scale(time_scale)
     t_load = time.perf_counter() - t1
     from twin.graph import build_graph  # networkx: imported only by the commands that need it
 

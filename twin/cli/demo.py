@@ -25,6 +25,7 @@ from twin.cli import app
 from twin.cli.common import DEFAULT_CONFIG, fail, settings
 from twin.config import load_plant
 from twin.embedded import port_free
+from twin.errors import TwinError
 from twin.kpi import state_name
 from twin.model import Plant
 from twin.store import AsyncTwinStore, TwinStore
@@ -285,6 +286,7 @@ async def _run_demo(
         options=sim_options(calendar),
     )
     mirror: Mirror | None = None
+    time_scaled = False
     extras = Extras()
     urls: list[str] = [f"redis {redis_url}"]
     try:
@@ -298,6 +300,9 @@ async def _run_demo(
         # The PLCs serve on free ports, not the config's: the twin records where they really are, so that
         # `twin replan` (or any other tool) started from another shell dispatches to these servers.
         await asyncio.to_thread(store.load_plant, sim.plant_with_endpoints(), migrate=True)
+        # Rates the viewer shows (cars/h) are per plant hour: it divides wall-clock rates by this.
+        await asyncio.to_thread(store.set_time_scale, speed)
+        time_scaled = True
         mirror = make_mirror(via, sim, astore)
         await mirror.start()
         say(f"  mirror:  {mirror.description}")
@@ -329,6 +334,9 @@ async def _run_demo(
         if mirror is not None:
             await mirror.stop()
         await sim.stop()
+        if time_scaled:  # a real plant fed into the same Redis later runs at 1x
+            with contextlib.suppress(TwinError):
+                await asyncio.to_thread(store.set_time_scale, 1.0)
         await astore.close()
         store.close()
 

@@ -92,6 +92,10 @@ class Keys:
     def writeback(self) -> str:
         return f"{self._p}:writeback"
 
+    @property
+    def time_scale(self) -> str:
+        return f"{self._p}:time_scale"
+
     def live(self, line: str, equipment: str) -> str:
         return f"sdf:{{{self.plant_id}:{line}}}:live:{equipment}"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -564,3 +565,23 @@ class TwinStore:
         with translate_errors("setting the write-back switch"):
             self.client.set(self.keys.writeback, "on" if enabled else "off")
         self.append_audit(actor, "writeback.switch", {"enabled": enabled})
+
+    def time_scale(self) -> float:
+        """Plant seconds per wall-clock second of the live data: a simulated plant's speed, else 1."""
+        with translate_errors("reading the time scale"):
+            raw = self.client.get(self.keys.time_scale)
+        try:
+            scale = float(raw) if raw else 1.0
+        except ValueError:
+            return 1.0  # written by hand: rates shown per wall-clock hour rather than wrong ones
+        return scale if math.isfinite(scale) and scale > 0 else 1.0
+
+    def set_time_scale(self, scale: float) -> None:
+        """Record the speed of the simulated plant feeding this twin (1 clears it: a real plant)."""
+        if not math.isfinite(scale) or scale <= 0:
+            raise ValidationError(f"time scale must be a positive number, got {scale!r}")
+        with translate_errors("setting the time scale"):
+            if scale == 1.0:
+                self.client.delete(self.keys.time_scale)
+            else:
+                self.client.set(self.keys.time_scale, repr(float(scale)))
