@@ -3,7 +3,8 @@
 Every key of a plant carries the hash tag ``{<plant>}`` (graph, plans, demand, audit, change feed: what
 must change atomically shares a slot) or ``{<plant>:<line>}`` (a line's live hashes, so lines spread over
 a Redis Cluster). Nothing needs a multi-slot transaction: a publish cycle writes its live hashes and one
-change-stream entry in one *pipeline*, which a cluster client splits per node.
+change-stream entry in one Lua script call on a single node, or one *pipeline*, which a cluster client splits
+per node.
 """
 
 from __future__ import annotations
