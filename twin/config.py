@@ -131,6 +131,9 @@ def _pick_error(errors: Sequence[Any]) -> Any:
     return first
 
 
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
 def format_loc(loc: Sequence[int | str], data: Any = None) -> str:
     """Render a pydantic location as a field path, e.g. ``lines[0].equipment[2].power_kw``."""
     out = ""
@@ -139,6 +142,8 @@ def format_loc(loc: Sequence[int | str], data: Any = None) -> str:
             continue
         if isinstance(part, int):
             out += f"[{part}]"
+        elif not _PLAIN_KEY.fullmatch(str(part)):  # "", "a b", "x.y", a newline: quoted, so the path reads
+            out += f"[{str(part)!r}]"  # unambiguously and the error stays on one line
         else:
             out += f".{part}" if out else str(part)
     return out

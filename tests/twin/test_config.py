@@ -282,6 +282,12 @@ CASES: list[tuple[str, Any, str, str]] = [
         "unknown field (did you mean 'endpoint'?)",
     ),
     (
+        "line-opcua-odd-key",  # found by the fuzz test: the path is quoted and the error stays one line
+        mutate("lines.0.opcua", {"end point\n": "opc.tcp://h:1"}),
+        "lines[0].opcua['end point\\n']",
+        "unknown field (did you mean 'endpoint'?)",
+    ),
+    (
         "edge-unknown-source",
         mutate("edges.0.source", "C-AGV9"),
         "edges[0].source",
