@@ -139,3 +139,28 @@ def test_snapshot_refuses_an_unwritable_out_path(
     assert res.returncode == 2 and len(lines) == 1 and says in lines[0], res.stderr
     assert "--out" in lines[0] and "Traceback" not in res.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing written
+
+
+def test_the_cli_starts_the_viewer_or_says_why_not(store: TwinStore) -> None:
+    # `twin demo` and `twin serve` share this: a viewer that cannot start is one note, never a crash.
+    import socket
+    import urllib.request
+
+    from twin.cli.common import start_viewer
+    from twin.embedded import free_port
+
+    notes: list[str] = []
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert start_viewer(store, "127.0.0.1", port, notes.append) is None
+    assert notes == [f"port {port} is in use; web viewer not started"]
+    port = free_port()
+    stop = start_viewer(store, "127.0.0.1", port, notes.append)
+    assert stop is not None and len(notes) == 1
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as page:
+            assert page.status == 200
+    finally:
+        stop()

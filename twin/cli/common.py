@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
@@ -13,7 +13,7 @@ import typer
 from pydantic import BaseModel, Field, field_validator
 from rich.console import Console
 
-from twin.embedded import EmbeddedRedis
+from twin.embedded import EmbeddedRedis, port_free
 from twin.store import TwinStore
 
 console = Console()
@@ -106,3 +106,25 @@ def print_json(data: Any) -> None:
 
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
     sys.stdout.flush()
+
+
+def start_viewer(
+    store: TwinStore, host: str, port: int, note: Callable[[str], None]
+) -> Callable[[], None] | None:
+    """Start the web viewer (``viz.web``, a child process) on ``host:port``; returns its stop function.
+
+    The viewer is optional: when it cannot start (port taken, renderer missing) ``note`` says why, in one
+    line, and ``None`` is returned so that the API or the demo still runs. It is imported here because the
+    CLI is the composition root, and late because it is heavy.
+    """
+    if not port_free(host, port):
+        note(f"port {port} is in use; web viewer not started")
+        return None
+    try:
+        from viz.web import start_web_viewer
+
+        handle = start_web_viewer(store, host=host, port=port)
+    except Exception as exc:  # ImportError or WebViewerError: the rest must still come up
+        note(f"web viewer did not start: {exc}")
+        return None
+    return handle.stop

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import typer
 
 from twin.cli import app
-from twin.cli.common import DEFAULT_CONFIG, fail, settings
+from twin.cli.common import DEFAULT_CONFIG, fail, settings, start_viewer
 from twin.config import load_plant
 from twin.embedded import port_free
 from twin.errors import TwinError
@@ -200,28 +200,8 @@ async def start_api(
     return ex
 
 
-def start_viewer(store: TwinStore, host: str, port: int) -> Callable[[], Any] | None:
-    """Start D's web viewer (``viz.web``) if it exists; returns its stop function."""
-    try:
-        from viz import web  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        say("  viewer:  not available yet (viz.web missing)")
-        return None
-    starter = getattr(web, "start_web_viewer", None) or getattr(web, "serve_in_thread", None)
-    if starter is None:
-        say("  viewer:  viz.web has no start_web_viewer()")
-        return None
-    if not port_free(host, port):
-        say(f"  viewer:  port {port} is in use; viewer not started")
-        return None
-    try:
-        handle = starter(store, host=host, port=port)
-    except Exception as exc:  # the viewer is optional: the rest of the demo must still run
-        say(f"  viewer:  did not start: {exc}")
-        return None
-    say(f"  viewer:  http://{host}:{port}/")
-    stop = getattr(handle, "stop", None)
-    return stop if callable(stop) else None
+def _viewer_note(text: str) -> None:
+    say(f"  viewer:  {text}")
 
 
 # ------------------------------------------------------------------------------------------ running
@@ -311,8 +291,9 @@ async def _run_demo(
             if extras.api_server is not None and extras.api_server.started:
                 urls.append(f"api http://{host}:{port}")
         if viewer and not stop.is_set():
-            extras.stop_viewer = await asyncio.to_thread(start_viewer, store, host, port + 1)
+            extras.stop_viewer = await asyncio.to_thread(start_viewer, store, host, port + 1, _viewer_note)
             if extras.stop_viewer is not None:
+                say(f"  viewer:  http://{host}:{port + 1}/")
                 urls.append(f"viewer http://{host}:{port + 1}/")
         if stop.is_set():
             return

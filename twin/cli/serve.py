@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from twin.cli import app, bench_app
-from twin.cli.common import console, err_console, fail, open_store, print_json, settings
+from twin.cli.common import console, err_console, fail, open_store, print_json, settings, start_viewer
 
 token_app = typer.Typer(help="API tokens: make one and the line for the tokens file.")
 app.add_typer(token_app, name="token")
@@ -107,7 +107,14 @@ def serve(
 
         replan = replan_then_rearm
     api = create_app(store, cfg, replan=replan, dispatch=wiring.dispatch, diff=wiring.diff)
-    stop_viewer = _start_viewer(store, host, viewer_port or port + 1) if viewer else None
+    stop_viewer = None
+    if viewer:
+        vport = viewer_port or port + 1
+        stop_viewer = start_viewer(
+            store, host, vport, lambda text: err_console.print(f"note: {text}", highlight=False)
+        )
+        if stop_viewer is not None:
+            console.print(f"web viewer on http://{host}:{vport}/", highlight=False)
     console.print(f"API on http://{host}:{port} (docs: http://{host}:{port}/docs)", highlight=False)
     try:
         serve_forever(api, host, port, rearm=rearm)
@@ -124,31 +131,6 @@ def _writeback(store: Any) -> Any:
         err_console.print(f"note: no OPC UA write-back ({exc})", highlight=False)
         return None
     return PlanWriter(store.plant(), store, None, actor="api")
-
-
-def _start_viewer(store: Any, host: str, port: int) -> Any:
-    """Start engineer D's web viewer next to the API if ``viz.web`` exists; returns a stop function."""
-    import importlib
-
-    try:
-        web = importlib.import_module("viz.web")
-    except ImportError:
-        err_console.print(
-            "note: web viewer not available (viz.web missing); serving the API only", highlight=False
-        )
-        return None
-    starter = getattr(web, "start_web_viewer", None) or getattr(web, "serve_in_thread", None)
-    if starter is None:
-        err_console.print("note: viz.web has no start_web_viewer(); serving the API only", highlight=False)
-        return None
-    try:
-        handle = starter(store, host=host, port=port)
-    except Exception as exc:  # the viewer is optional: the API must still come up
-        err_console.print(f"note: web viewer did not start: {exc}", highlight=False)
-        return None
-    console.print(f"web viewer on {getattr(handle, 'url', f'http://{host}:{port}')}", highlight=False)
-    stop = getattr(handle, "stop", None)
-    return stop if callable(stop) else None
 
 
 @bench_app.command("api")
