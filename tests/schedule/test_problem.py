@@ -166,6 +166,24 @@ def test_scheduled_lot_takes_what_the_simulation_takes(
     assert scheduled == pytest.approx(sim.last_completion_s, rel=0.01)
 
 
+@pytest.mark.parametrize("trip_s", [90.0, 150.0])
+def test_slow_agvs_bound_the_cell_block(trip_s: float) -> None:
+    """With long AGV trips the block's 3 AGVs, not its cells, set the pace (stages + 1 trips per car): the
+    block model says so and stays within a few % of the simulation. It ignored the shared AGVs before and
+    promised lots 14-57 % shorter than the simulation ran them."""
+    plant = load_plant(DEMO_PLANT)
+    q = 60
+    for model in ("EV-SUV", "HATCH"):
+        pb = build_problem(plant, {model: q}, origin=MONDAY_6, lot_size=q, agv_transfer_s=trip_s)
+        scheduled = pb.modes[model]["C"].duration(q)
+        sim = FlowSim(plant, options=SimOptions(cycle_cv=0.0, faults=False, agv_transfer_s=trip_s))
+        lot = PlanAssignment(resource="C", model=model, quantity=q, start_s=0.0, end_s=float(scheduled))
+        sim.follow(Plan(demand={model: q}, assignments=[lot]))
+        sim.env.run(until=5 * 86400)
+        assert sim.completed == {model: q}
+        assert 0.93 * scheduled <= sim.last_completion_s <= 1.01 * scheduled, (model, scheduled)
+
+
 def test_requested_lot_size_is_capped_to_fit_a_shift_with_a_note() -> None:
     """A lot bigger than a shift can hold is never schedulable: the lot size is capped (and says so), so a
     demand the plant can build is met."""

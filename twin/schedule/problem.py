@@ -292,9 +292,11 @@ def plant_modes(plant: Plant, agv_transfer_s: float = 0.0) -> dict[str, dict[str
     is also held while its car is carried in, and a car needs a trip into its first cell, one between
     cells and one out, so with ``A`` the trip and ``t``/``n`` a stage's cycle and cells, a stage takes
     ``(t + A) / n`` per car and the fill time is ``sum(t + A) + A`` (what the simulation does, to the
-    second, when AGVs are not the bottleneck). With a single AGV it also carries the car out before it can
-    bring the next one in: a single cell then takes ``t + 2A`` per car, and a block at least
-    ``(stages + 1) x A`` per car (the AGV's own work). The default 0 is the block model without travel.
+    second, when AGVs are not the bottleneck). A block's ``k`` AGVs make ``stages + 1`` trips per car, so it
+    takes at least ``(stages + 1) x A / k`` per car (the AGVs' own work, which sets the pace when trips are
+    long). With a single AGV it also carries the car out before it can bring the next one in: a single cell
+    then takes ``t + 2A`` per car. Lots on separate cells of one block that share its AGVs are not bounded
+    together (the plan check simulates the AGVs). The default 0 is the block model without travel.
     """
     eqs = plant.equipment_by_id()
     modes: dict[str, dict[str, Mode]] = {}
@@ -323,8 +325,8 @@ def plant_modes(plant: Plant, agv_transfer_s: float = 0.0) -> dict[str, dict[str
                     stages = _stages(plant, steps)
                     stage_times = [(t + trip) / n for t, n, _ in stages]
                     per_car = max(stage_times)
-                    if agvs == 1:
-                        per_car = max(per_car, (len(stages) + 1) * trip)
+                    if agvs:  # the AGVs' own work: stages + 1 trips per car, shared by the block's AGVs
+                        per_car = max(per_car, (len(stages) + 1) * trip / agvs)
                     setup = sum(t + trip for t, _, _ in stages) + trip - per_car
                 modes.setdefault(m.id, {})[rid] = Mode(rid, setup, per_car, extra_j_per_car / 3600.0)
     return modes
