@@ -333,10 +333,8 @@ class Group:
     def has_work_now(self) -> bool:
         """Cars in progress, or a lot that may be released now. A line whose next lot starts later (a plan
         dispatched before its shift) waits for the plan, not for upstream: Idle, not Starved."""
-        if self.wip > 0:
-            return True
-        if not self.sim.options.respect_start:
-            return any(q for q in self.queues.values())
+        if self.wip > 0 or not self.sim.options.respect_start:
+            return self.has_work()
         due = self.sim.env.now + _EPS
         return any(q and q[0].start_s <= due for q in self.queues.values())
 

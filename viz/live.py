@@ -229,7 +229,8 @@ class ChangeFollower:
     """Follows a twin's change stream into a :class:`LiveState`.
 
     ``poll(block_ms)`` reads every entry after the last one seen (blocking up to ``block_ms`` for the first
-    one when there is none) and applies it; the plan version is re-read at most once per ``plan_every_s``.
+    one when there is none) and applies it; the plan version and the time scale are re-read at most once
+    per ``plan_every_s``.
     """
 
     def __init__(

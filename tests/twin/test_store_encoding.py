@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from twin.store.aio import _encode_change_fast, pack_live_writes
-from twin.store.keys import encode_change, encode_changes, encode_value
+from twin.store.keys import encode_change, encode_changes, encode_value, join_change_elements
 
 NOW = 1_763_790_000.123456
 VALUES: list[Any] = [
@@ -40,6 +40,9 @@ def test_fast_encoding_is_the_json_encoding(value: Any, quality: str) -> None:
     want_value, want_quality = (value, quality) if finite else (None, "bad")
     assert field == encode_value(want_value, want_quality, ts, NOW)
     assert element == encode_changes([("L1-WELD", "power_kw", want_value, want_quality, ts)])[1:-1]
+    pair = [("L1-WELD", "power_kw", want_value, want_quality, ts), ("L1-PAINT", "state", "Idle", "good", ts)]
+    other = encode_change(*pair[1], NOW)[1]
+    assert join_change_elements([element, other]) == encode_changes(pair)  # the stream entry's payload
     assert json.loads(field)[0] == want_value or want_value is None
     assert fast == encode_change("L1-WELD", "power_kw", value, quality, ts, NOW)  # the json path, shared
 

@@ -16,7 +16,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from twin.errors import NotFoundError, StoreError, StoreUnavailableError
 from twin.store.cluster import async_cluster_client, is_cluster_url
-from twin.store.keys import Change, ChangeLike, Keys, decode_changes, encode_change
+from twin.store.keys import Change, ChangeLike, Keys, decode_changes, encode_change, join_change_elements
 from twin.store.sync import DEFAULT_STREAM_MAXLEN
 
 _QUALITIES = frozenset({"good", "uncertain", "bad", "stale"})
@@ -172,7 +172,7 @@ class AsyncTwinStore:
                 fields = per_key[key] = {"_updated": stamp}
             fields[tag] = field
             elements.append(element)
-        data = f"[{','.join(elements)}]"
+        data = join_change_elements(elements)
         try:
             args = (per_key, self.keys.changes, self.stream_maxlen, source, data)
             packed = self._packable and pack_live_writes(*args)

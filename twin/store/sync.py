@@ -25,6 +25,7 @@ from twin.store.keys import (
     decode_changes,
     decode_value,
     encode_change,
+    join_change_elements,
 )
 
 T = TypeVar("T")
@@ -278,7 +279,7 @@ class TwinStore:
                 pipe.hset(key, mapping=mapping)
             pipe.xadd(
                 self.keys.changes,
-                {"src": source, "d": f"[{','.join(elements)}]"},
+                {"src": source, "d": join_change_elements(elements)},
                 maxlen=self.stream_maxlen,
                 approximate=True,
             )
