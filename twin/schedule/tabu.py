@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from twin.schedule.instances import Problem, ScheduledOp, Solution
 
@@ -80,26 +80,28 @@ def _longest_paths(
                 push(s)
     if len(order) < n:
         return None
-    r = g.rel[:]
+    r = _relax(order, jp, mp, p, g.rel[:])  # heads: over predecessors, in topological order
+    q = _relax(reversed(order), js, ms, p, [0] * n)  # tails: over successors, in reverse
     cmax = last = 0
-    for i in order:
-        a = jp[i]
-        if a >= 0 and r[a] + p[a] > r[i]:
-            r[i] = r[a] + p[a]
-        a = mp[i]
-        if a >= 0 and r[a] + p[a] > r[i]:
-            r[i] = r[a] + p[a]
+    for i in order:  # the first operation in topological order that ends at the makespan
         if r[i] + p[i] > cmax:
             cmax, last = r[i] + p[i], i
-    q = [0] * n
-    for i in reversed(order):
-        b = js[i]
-        if b >= 0 and q[b] + p[b] > q[i]:
-            q[i] = q[b] + p[b]
-        b = ms[i]
-        if b >= 0 and q[b] + p[b] > q[i]:
-            q[i] = q[b] + p[b]
     return r, q, mp, ms, cmax, last
+
+
+def _relax(
+    order: Iterable[int], job_arc: list[int], machine_arc: list[int], p: Sequence[int], val: list[int]
+) -> list[int]:
+    """Longest paths along ``order``: each ``val[i]`` is raised to ``val[a] + p[a]`` over its job and machine
+    neighbour ``a`` (-1: none), which ``order`` visits first. Heads and tails are the same pass, mirrored."""
+    for i in order:
+        a = job_arc[i]
+        if a >= 0 and val[a] + p[a] > val[i]:
+            val[i] = val[a] + p[a]
+        a = machine_arc[i]
+        if a >= 0 and val[a] + p[a] > val[i]:
+            val[i] = val[a] + p[a]
+    return val
 
 
 def _critical_path(g: _Graph, r: list[int], p: list[int], mp: list[int], last: int) -> list[int]:
