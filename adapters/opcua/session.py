@@ -85,7 +85,7 @@ class EndpointAdapter:
         self.status = EndpointStatus(url)
         self._stop = asyncio.Event()
         self._lost = asyncio.Event()
-        self._resynced = False  # the current session has written re-synced values
+        self._wrote_good = False  # the current session may have written good values
         self._client: Client | None = None
         self._connected = asyncio.Event()
         self._reported: set[str] = set()
@@ -142,7 +142,7 @@ class EndpointAdapter:
     async def _session(self) -> None:
         opts = self.options
         self._lost.clear()
-        self._resynced = False
+        self._wrote_good = False
         try:
             client = await make_client(self.url, opts.security, timeout=opts.request_timeout_s)
         except (OSError, TimeoutError, ua.UaError) as exc:
@@ -169,6 +169,10 @@ class EndpointAdapter:
         if opts.fast_decode:
             fastpath.install(client.uaclient.session)
         sub = BatchSubscription(client.uaclient.session, params, self.sink)
+        # From the first publish response on, this session may write good values (before the re-sync read
+        # below): a failure from here on must mark them stale again (seen in a kill/restart run: values
+        # stayed "good" after a connect that failed between subscribing and the read).
+        self._wrote_good = True
         await sub.init()
         nodeids = [t.nodeid for t in tags]
         statuses = await create_monitored_items(sub, nodeids, opts.sampling_interval_ms)
@@ -184,7 +188,6 @@ class EndpointAdapter:
         # Re-sync: a full read after subscribing (later notifications are newer); clears stale marks.
         values = await _read(client, nodeids, ua.AttributeIds.Value)
         self.sink.on_values(values)
-        self._resynced = True  # from here good values of this session may be in Redis
         with contextlib.suppress(TimeoutError):  # Redis down: the sink keeps retrying on its own
             await asyncio.wait_for(self.sink.flush(), opts.request_timeout_s)
         self.sink.last_publish = time.monotonic()
@@ -226,12 +229,12 @@ class EndpointAdapter:
         client, self._client = self._client, None
         if was_connected:
             self.status.disconnects += 1
-        # A session that re-synced and then failed before it counted as connected has written good values
-        # too: they must be marked stale just the same, or they stay "good" while nobody serves them.
-        if (was_connected or self._resynced) and not self._stop.is_set():
+        # A session that subscribed and then failed before it counted as connected may have written good
+        # values too: they must be marked stale just the same, or they stay "good" while nobody serves them.
+        if (was_connected or self._wrote_good) and not self._stop.is_set():
             n = self.sink.mark_stale()
             log.warning("endpoint %s lost: %d tags marked stale", self.url, n)
-        self._resynced = False
+        self._wrote_good = False
         if client is None:
             return
         await _hard_close(client)
