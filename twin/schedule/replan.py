@@ -186,12 +186,18 @@ def replan(
     """Re-plan for ``demand`` at epoch ``now`` from the ``current`` plan (see the module docstring)."""
     cfg = config or ReplanConfig()
     t0 = time.perf_counter()
-    horizon = int(cfg.horizon_s if cfg.horizon_s is not None else plant.calendar.horizon_hours * 3600)
+    base = int(cfg.horizon_s if cfg.horizon_s is not None else plant.calendar.horizon_hours * 3600)
     origin = plan_origin(current) if current is not None else None
+    # A kept origin keeps the horizon its plan was made with, so the old and new plans compare like with like.
+    made_with = current.meta.get("horizon_s") if current is not None else None
+    horizon = int(made_with) if isinstance(made_with, int) and made_with >= base else base
     if origin is None or now - origin >= horizon:
         # No plan, or one without a time origin (a default sequence) or past its horizon: start afresh.
         # (A plan whose origin is still ahead, e.g. made at night for the morning shift, stays current.)
         origin, current = choose_origin(plant, now), None
+        # The origin is the running shift's start: a fresh plan made late in a shift still looks a whole
+        # horizon ahead of now (from the origin alone, a re-plan at 11:00 saw 3 h of work time, not 27 h).
+        horizon = base + max(0, int(now - origin))
     now_s = max(0, int(now - origin))
     old = plan_schedule(current) if current is not None else []
     frozen, kept = _trim(old, demand, now_s, cfg.freeze_s)
