@@ -264,3 +264,17 @@ def test_oversized_lot_request_is_capped_and_the_plan_says_so() -> None:
     assert res.plan.kpis["unmet"] == 0
     assert [n.split(" capped")[0] for n in res.plan.meta["notes"]] == ["HATCH: lot size 1000"]
     assert validate(res.problem, res.schedule) == []
+
+
+def test_a_fresh_plan_made_late_in_a_shift_looks_a_whole_horizon_ahead(mini_plant: Plant) -> None:
+    # 11:00 on Monday: the plan's origin is the shift's start (06:00). From the origin alone its 24 h horizon
+    # held 3 h of work time and the mini plant's demand did not fit (a CI run after 10:50 UTC failed on it).
+    late = MONDAY_6 + 5 * 3600
+    cfg = ReplanConfig(time_limit_s=2.0)
+    res = replan(mini_plant, mini_plant.demand, current=None, now=late, config=cfg)
+    assert res.plan.meta["origin"] == MONDAY_6
+    assert res.plan.meta["horizon_s"] == 5 * 3600 + 24 * 3600
+    assert res.plan.kpis["unmet"] == 0
+    # A re-plan that keeps this origin keeps the horizon the plan was made with.
+    again = replan(mini_plant, mini_plant.demand, current=res.plan, now=late + 600, config=cfg)
+    assert again.plan.meta["origin"] == MONDAY_6 and again.plan.meta["horizon_s"] == 29 * 3600
