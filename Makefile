@@ -27,7 +27,7 @@ demo: $(STAMP)
 	$(BIN)/twin demo $(ARGS)
 
 test: $(STAMP) deps-system
-	$(BIN)/ruff check twin adapters viz tests
+	$(BIN)/ruff check twin adapters viz benchmarks tests
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
@@ -35,7 +35,7 @@ test-quick: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check twin adapters viz tests
+	$(BIN)/ruff check twin adapters viz benchmarks tests
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -10,10 +10,10 @@
 - :mod:`~adapters.opcua.runner`: all endpoints of a plant or of a shard (``twin adapt --shard I/N``).
 - :mod:`~adapters.opcua.security`: Basic256Sha256 Sign/SignAndEncrypt, trust lists, accounts (both ends).
 - :mod:`~adapters.opcua.writeback`: plans to PLCs via ``plan.Load``: kill switch, audit, write account.
-- :mod:`~adapters.opcua.loadserver`: a fast OPC UA server offering every tag changed every publishing
+- :mod:`~benchmarks.loadserver`: a fast OPC UA server offering every tag changed every publishing
   interval (the ingest bench's overload source).
-- :mod:`~adapters.opcua.bench`: ``twin bench ingest``; :mod:`~adapters.opcua.testing` and
-  :mod:`~adapters.opcua.interop`: small real servers for tests (asyncua, python-opcua).
+- :mod:`~benchmarks.ingest`: ``twin bench ingest``; :mod:`~benchmarks.tagserver` and
+  :mod:`~tests.support.python_opcua_server`: small real servers for tests (asyncua, python-opcua).
 
 Submodules are imported explicitly (this package does not import asyncua by itself).
 """

@@ -26,7 +26,7 @@ from adapters.simulator.startup import warm_cache
 from twin.embedded import free_port, port_free
 from twin.errors import TwinError
 from twin.model import SIM_NAMESPACE_URI, Line, OpcUaEndpoint, PlanAssignment, Plant
-from twin.simulation import ChangeTuple, FlowSim, SimOptions, default_plan
+from twin.sim import ChangeTuple, FlowSim, SimOptions, default_plan
 
 log = logging.getLogger(__name__)
 

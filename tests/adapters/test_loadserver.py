@@ -13,7 +13,8 @@ from asyncua.common.utils import Buffer
 from asyncua.ua.ua_binary import struct_from_binary
 
 from adapters.opcua.fastpath import parse_publish
-from adapters.opcua.loadserver import (
+from adapters.opcua.session import AdapterOptions
+from benchmarks.loadserver import (
     LoadServer,
     LoadServerProcess,
     LoadTag,
@@ -22,7 +23,6 @@ from adapters.opcua.loadserver import (
     plant_tags,
     value_of,
 )
-from adapters.opcua.session import AdapterOptions
 from tests.adapters.helpers import start_adapter, stop_adapter
 from tests.conftest import MINI_PLANT
 from twin.model import Plant

@@ -10,7 +10,7 @@ import pytest
 
 from adapters.opcua.mapping import build_bindings
 from adapters.opcua.runner import Shard, shard_bindings
-from adapters.opcua.testing import ServerProcess
+from benchmarks.tagserver import ServerProcess
 from tests.conftest import MINI_PLANT
 from tests.helpers import TWIN, cli_env, free_port, run_twin
 from twin.config import plant_from_data

@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from adapters.opcua.session import AdapterOptions, EndpointAdapter
-from adapters.opcua.testing import TagServer, plant_tags, serve
+from benchmarks.tagserver import TagServer, plant_tags, serve
 from tests.adapters import helpers
 from tests.helpers import free_port, url_of
 from tests.helpers import wait_for as poll

@@ -8,7 +8,7 @@ import signal
 import pytest
 
 from adapters.opcua.session import AdapterOptions
-from adapters.opcua.testing import ServerProcess
+from benchmarks.tagserver import ServerProcess
 from tests.adapters.helpers import start_adapter, stop_adapter
 from tests.conftest import MINI_PLANT
 from tests.helpers import free_port, url_of, wait_for

@@ -19,7 +19,7 @@ from adapters.opcua.security import (
     trust_dir,
 )
 from adapters.opcua.session import AdapterOptions, check_endpoint
-from adapters.opcua.testing import TagServer, plant_tags, serve
+from benchmarks.tagserver import TagServer, plant_tags, serve
 from tests.adapters.helpers import start_adapter, stop_adapter
 from tests.helpers import free_port, url_of
 from twin.model import Plant

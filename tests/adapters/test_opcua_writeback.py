@@ -10,8 +10,8 @@ import pytest
 
 from adapters.opcua.errors import MappingError
 from adapters.opcua.security import ServerSecurity
-from adapters.opcua.testing import ServerProcess, TagServer, plant_tags, serve
 from adapters.opcua.writeback import PlanWriter, WriteCredentials, line_sequence, write_plan
+from benchmarks.tagserver import ServerProcess, TagServer, plant_tags, serve
 from tests.conftest import MINI_PLANT
 from tests.helpers import free_port, url_of
 from twin.model import Plan, PlanAssignment, Plant

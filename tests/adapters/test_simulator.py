@@ -14,7 +14,7 @@ from asyncua import Client, ua
 from adapters.simulator import SimulatedPlant, parse_sequence
 from twin.config import parse_plant
 from twin.model import SIM_NAMESPACE_URI, STATE_CODES, Plant, StationState, default_node_id
-from twin.simulation import SimOptions
+from twin.sim import SimOptions
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(120)]
 

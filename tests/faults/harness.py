@@ -124,7 +124,7 @@ class PlcServer(Proc):
     def __init__(self, plant: Path, line: str, port: int, workdir: Path, period: float = 0.3) -> None:
         self.values_log = workdir / f"plc-{line}.values"
         super().__init__(
-            [PY, "-m", "tests.faults.plc_server", "--plant", str(plant), "--line", line, "--port", str(port),
+            [PY, "-m", "tests.support.plc_server", "--plant", str(plant), "--line", line, "--port", str(port),
              "--log", str(self.values_log), "--period", str(period)],
             workdir / f"plc-{line}.out",
         )  # fmt: skip

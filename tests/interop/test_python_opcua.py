@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from adapters.opcua.interop import LegacyServer, legacy_server
 from adapters.opcua.session import AdapterOptions
 from tests.adapters.helpers import start_adapter, stop_adapter
 from tests.helpers import free_port, wait_for
+from tests.support.python_opcua_server import LegacyServer, legacy_server
 from twin.config import plant_from_data
 from twin.model import Plant
 from twin.store import TwinStore

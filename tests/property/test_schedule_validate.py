@@ -1,4 +1,4 @@
-"""Property tests of the independent schedule checker (``twin.schedule.validate``).
+"""Property tests of the independent schedule checker (``twin.schedule.jobshop.validate``).
 
 Random (flexible) job shops get a schedule built here by a tiny list scheduler that is valid by
 construction; the checker must accept it, and must reject every single-point corruption of it.
@@ -11,8 +11,8 @@ import dataclasses
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from twin.schedule.instances import Operation, Option, Problem, ScheduledOp
-from twin.schedule.validate import violations
+from twin.schedule.jobshop.instances import Operation, Option, Problem, ScheduledOp
+from twin.schedule.jobshop.validate import violations
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -1,12 +1,12 @@
-"""The simulation check of a plan (:func:`twin.schedule.check.check`) on the demo plant."""
+"""The simulation check of a plan (:func:`twin.schedule.plant.check.check`) on the demo plant."""
 
 from __future__ import annotations
 
 import pytest
 
 from twin.model import Plan, PlanAssignment, Plant
-from twin.schedule.check import check
-from twin.simulation import SimOptions
+from twin.schedule.plant.check import check
+from twin.sim import SimOptions
 
 
 def lots(demand: dict[str, int], *rows: tuple[str, str, int]) -> Plan:

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from benchmarks.jobshop import SHARED_DIR
 from twin.cli import app
-from twin.schedule.bench import SHARED_DIR
-from twin.schedule.instances import ScheduledOp, read_instance
-from twin.schedule.validate import violations
+from twin.schedule.jobshop.instances import ScheduledOp, read_instance
+from twin.schedule.jobshop.validate import violations
 
 SHARED = SHARED_DIR
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from twin.schedule.bench import SHARED_DIR
-from twin.schedule.instances import InstanceError, read_fjs, read_instance, read_jssp
+from benchmarks.jobshop import SHARED_DIR
+from twin.schedule.jobshop.instances import InstanceError, read_fjs, read_instance, read_jssp
 
 SHARED = SHARED_DIR
 

@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from twin.schedule.bench import SHARED_DIR
-from twin.schedule.greedy import RULES, best_greedy, list_schedule
-from twin.schedule.instances import (
+from benchmarks.jobshop import SHARED_DIR
+from twin.schedule.jobshop.greedy import RULES, best_greedy, list_schedule
+from twin.schedule.jobshop.instances import (
     Operation,
     Option,
     Problem,
@@ -17,8 +17,8 @@ from twin.schedule.instances import (
     Solution,
     read_instance,
 )
-from twin.schedule.jobshop import build_model, lower_bound, solve
-from twin.schedule.validate import check, violations
+from twin.schedule.jobshop.solver import build_model, lower_bound, solve
+from twin.schedule.jobshop.validate import check, violations
 
 SHARED = SHARED_DIR
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from twin.model import Plan, PlanAssignment, Plant
-from twin.schedule.plans import line_sequences, plan_diff, plan_kpis
-from twin.schedule.trigger import line_plans
+from twin.schedule.plant.plans import line_sequences, plan_diff, plan_kpis
+from twin.schedule.plant.trigger import line_plans
 
 pytestmark = pytest.mark.timeout(60)
 

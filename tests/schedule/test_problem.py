@@ -10,8 +10,8 @@ from tests.conftest import DEMO_PLANT
 from twin.config import load_plant
 from twin.errors import ValidationError
 from twin.model import Plan, PlanAssignment, Plant
-from twin.schedule.plantmodel import evaluate, solve
-from twin.schedule.problem import (
+from twin.schedule.plant.model import evaluate, solve
+from twin.schedule.plant.problem import (
     DEFAULT_AGV_TRANSFER_S,
     auto_lot_size,
     build_problem,
@@ -21,7 +21,7 @@ from twin.schedule.problem import (
     shift_windows,
     split_lots,
 )
-from twin.simulation import FlowSim, SimOptions
+from twin.sim import FlowSim, SimOptions
 
 pytestmark = pytest.mark.timeout(60)
 

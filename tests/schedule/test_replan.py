@@ -11,9 +11,9 @@ import pytest
 from tests.conftest import DEMO_PLANT
 from twin.config import load_plant
 from twin.model import Plant
-from twin.schedule.plantmodel import Scheduled, evaluate, solve, validate
-from twin.schedule.problem import Fixed, Lot, Mode, Problem, Resource, Weights, Window, dedicated_policy
-from twin.schedule.replan import ReplanConfig, replan
+from twin.schedule.plant.model import Scheduled, evaluate, solve, validate
+from twin.schedule.plant.problem import Fixed, Lot, Mode, Problem, Resource, Weights, Window, dedicated_policy
+from twin.schedule.plant.replan import ReplanConfig, replan
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -232,7 +232,7 @@ def test_fault_moves_work_off_the_broken_line(mini_plant: Plant) -> None:
 SIGINT_AFTER_SOLVE = """
 import os, signal, time
 from tests.schedule.test_replan import generated_problem
-from twin.schedule.plantmodel import solve
+from twin.schedule.plant.model import solve
 caught = []
 signal.signal(signal.SIGINT, lambda s, f: caught.append(s))
 solve(generated_problem(3), time_limit_s=2.0, workers=2, seed=1)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from twin.schedule.bench import SHARED_DIR
-from twin.schedule.greedy import best_greedy
-from twin.schedule.instances import Operation, Option, Problem, read_instance
-from twin.schedule.jobshop import TABU_FRACTION_FJSP, TABU_ITERS_PER_S, solve
-from twin.schedule.tabu import tabu_search
-from twin.schedule.validate import violations
+from benchmarks.jobshop import SHARED_DIR
+from twin.schedule.jobshop.greedy import best_greedy
+from twin.schedule.jobshop.instances import Operation, Option, Problem, read_instance
+from twin.schedule.jobshop.solver import TABU_FRACTION_FJSP, TABU_ITERS_PER_S, solve
+from twin.schedule.jobshop.tabu import tabu_search
+from twin.schedule.jobshop.validate import violations
 
 from .test_jobshop import random_problem
 

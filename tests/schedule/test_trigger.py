@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from twin.model import Plan
-from twin.schedule.replan import ReplanConfig
-from twin.schedule.trigger import Replanner, TriggerConfig, demand_changed
+from twin.schedule.plant.replan import ReplanConfig
+from twin.schedule.plant.trigger import Replanner, TriggerConfig, demand_changed
 from twin.store import TwinStore
 
 pytestmark = pytest.mark.timeout(120)

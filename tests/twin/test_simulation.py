@@ -10,7 +10,7 @@ import pytest
 from twin.config import parse_plant
 from twin.errors import ValidationError
 from twin.model import Plan, PlanAssignment, Plant
-from twin.simulation import FlowSim, SimOptions, check_plan, default_plan, simulate_plan
+from twin.sim import FlowSim, SimOptions, check_plan, default_plan, simulate_plan
 
 EXACT = SimOptions(cycle_cv=0.0, faults=False)
 

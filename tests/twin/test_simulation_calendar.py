@@ -10,7 +10,7 @@ import pytest
 from tests.twin.test_simulation import EXACT, Recorder, plan
 from twin.config import parse_plant
 from twin.model import Plant, StationState
-from twin.simulation import FlowSim, SimOptions, check_plan, shift_windows, simulate_plan
+from twin.sim import FlowSim, SimOptions, check_plan, shift_windows, simulate_plan
 
 H = 3600.0
 CAL = SimOptions(cycle_cv=0.0, faults=False, calendar=True)

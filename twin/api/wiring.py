@@ -34,8 +34,8 @@ def scheduler_wiring(
     """Re-plan with the scheduler's :class:`Replanner`, dispatch through ``writeback`` (if given)."""
     notes: list[str] = []
     try:
-        from twin.schedule.plans import plan_diff
-        from twin.schedule.trigger import Replanner, TriggerConfig
+        from twin.schedule.plant.plans import plan_diff
+        from twin.schedule.plant.trigger import Replanner, TriggerConfig
     except ImportError as exc:  # the scheduler package is optional while it is being built
         return Wiring(notes=(f"re-planning not available: {exc}",))
     planner = Replanner(store, config=TriggerConfig(actor=actor))

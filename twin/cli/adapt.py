@@ -134,7 +134,7 @@ def bench_ingest(
     quick: bool = typer.Option(False, "--quick", help="A short run (under a minute)."),
 ) -> None:
     """Ingest throughput, CPU per change and latency: adapter vs bare asyncua vs naive writer."""
-    from adapters.opcua.bench import run_ingest_bench
+    from benchmarks.ingest import run_ingest_bench
 
     t0 = time.perf_counter()
     with redis_url_or_embedded(ctx) as url:

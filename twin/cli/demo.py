@@ -474,7 +474,7 @@ def sim(
 
 def sim_options(calendar: bool) -> Any:
     """The live simulator's options: sequences repeat; with ``calendar`` the simulated clock starts now."""
-    from twin.simulation import SimOptions
+    from twin.sim import SimOptions
 
     return SimOptions(
         repeat_sequence=True, calendar=calendar, calendar_origin=time.time() if calendar else None

@@ -72,8 +72,8 @@ def _trigger_config(
     threshold: float, time_limit: float, freeze_min: float, lot_size: int | None, workers: int, seed: int,
     check: bool,
 ) -> Any:  # fmt: skip
-    from twin.schedule.replan import ReplanConfig
-    from twin.schedule.trigger import TriggerConfig
+    from twin.schedule.plant.replan import ReplanConfig
+    from twin.schedule.plant.trigger import TriggerConfig
 
     return TriggerConfig(
         threshold=threshold,
@@ -114,7 +114,7 @@ def replan(
     dispatch: bool = _DISPATCH,
 ) -> None:
     """Re-plan now from the current plan and demand; store, check and dispatch the new version."""
-    from twin.schedule.trigger import Replanner
+    from twin.schedule.plant.trigger import Replanner
 
     store = open_store(ctx)
     plant = store.plant()
@@ -242,7 +242,7 @@ def plan_diff_cmd(
     json_out: bool = _JSON,
 ) -> None:
     """What moved where between two plan versions."""
-    from twin.schedule.plans import plan_diff
+    from twin.schedule.plant.plans import plan_diff
 
     store = open_store(ctx)
     try:
@@ -311,7 +311,7 @@ def replanner(
     dispatch: bool = _DISPATCH,
 ) -> None:
     """The re-planner service: follows demand events and re-plans when a model's demand moves enough."""
-    from twin.schedule.trigger import Replanner
+    from twin.schedule.plant.trigger import Replanner
 
     if threshold < 0:
         fail(f"--threshold must be >= 0 (got {threshold})")
@@ -342,9 +342,9 @@ def bench_replan(
     config: Path = typer.Option(DEFAULT_CONFIG, "--config", "-c", help="Plant definition (YAML)."),
 ) -> None:
     """Demo demand drop end to end (detect, re-plan, check) vs keeping the plan; generated instances."""
+    from benchmarks.replan import demo_scenario, run_generated
     from twin.config import load_plant
     from twin.embedded import EmbeddedRedis
-    from twin.schedule.replan_bench import demo_scenario, run_generated
 
     plant = load_plant(config)
     t0 = time.perf_counter()

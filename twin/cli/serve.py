@@ -141,7 +141,7 @@ def bench_api(
     clients: int = typer.Option(50, "--clients", help="WebSocket clients for the fan-out test."),
 ) -> None:
     """Read requests/s over HTTP and WebSocket fan-out to N clients, against in-process baselines."""
-    from twin.api.bench import run_bench
+    from benchmarks.api import run_bench
 
     result = run_bench(settings(ctx).redis_url, quick=quick, clients=clients, env=dict(os.environ))
     if json_out:

@@ -91,7 +91,7 @@ def bench_viewer(
 ) -> None:
     """ms per frame of live colour updates at 20/200/2000 stations against rebuilding the scene."""
     with redis_url_or_embedded(ctx) as url, _viz_errors():
-        from viz.bench import run_viewer_bench
+        from benchmarks.viewer import run_viewer_bench
 
         stores: list[TwinStore] = []
 

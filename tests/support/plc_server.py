@@ -1,7 +1,7 @@
 """A simulated PLC for the fault suite: an asyncua server whose values follow a known, deterministic
 sequence, and which logs every value it writes (so tests can check that nothing was lost).
 
-    python -m tests.faults.plc_server --plant FILE --line L1 --port P --log FILE [--period 0.3]
+    python -m tests.support.plc_server --plant FILE --line L1 --port P --log FILE [--period 0.3]
 
 It serves every tag of every piece of equipment of one line at the simulator's default NodeIds
 (``nsu=urn:sdf-twin:sim;s=<equipment>.<tag>``), typed like the tag. Each tick it increments

@@ -5,8 +5,9 @@ Strategy (each step measured on the standard sets, see ``docs/scheduling-results
 1. greedy list schedules (several dispatch rules, randomized restarts) give a first solution;
 2. on flexible shops, a short CP-SAT probe (``probe_fraction``, 10 % of the time): small instances are
    proven optimal here and stop;
-3. tabu search (:mod:`twin.schedule.tabu`: N5 critical-block swaps, and machine reassignment on flexible
-   shops) from the best schedule so far, for ``tabu_fraction`` of the time: 50 % on flexible shops, where
+3. tabu search (:mod:`twin.schedule.jobshop.tabu`: N5 critical-block swaps, and machine reassignment
+   on flexible shops) from the best schedule so far, for ``tabu_fraction`` of the time: 50 % on flexible
+   shops, where
    it found better schedules in 2-5 s than CP-SAT in 60 s (CP-SAT never improved its result within 10 s,
    but did at 60 s); 20 % on plain job-shops, where it gives CP-SAT a start within 1-3 % of the optimum.
    Not with frozen operations (``fixed``) or a power cap, which the tabu's graph does not model;
@@ -47,10 +48,10 @@ from typing import Any
 
 from ortools.sat.python import cp_model
 
-from twin.schedule.greedy import best_greedy
-from twin.schedule.instances import Option, Problem, ScheduledOp, Solution
-from twin.schedule.tabu import tabu_search
-from twin.schedule.validate import check, violations
+from twin.schedule.jobshop.greedy import best_greedy
+from twin.schedule.jobshop.instances import Option, Problem, ScheduledOp, Solution
+from twin.schedule.jobshop.tabu import tabu_search
+from twin.schedule.jobshop.validate import check, violations
 
 OpId = tuple[int, int]
 Assignment = Mapping[OpId, tuple[int, int]]

@@ -23,7 +23,7 @@ import random
 import time
 from collections.abc import Iterable, Sequence
 
-from twin.schedule.instances import Problem, ScheduledOp, Solution
+from twin.schedule.jobshop.instances import Problem, ScheduledOp, Solution
 
 
 class _Graph:

@@ -1,6 +1,6 @@
 """``twin bench ingest``: our adapter against a bare asyncua client and a naive writer, in the same run.
 
-**Overload.** The load source is :mod:`adapters.opcua.loadserver` (one process per line): a fast OPC UA
+**Overload.** The load source is :mod:`benchmarks.loadserver` (one process per line): a fast OPC UA
 server that changes every monitored tag in every publishing interval, so it offers
 ``tags / interval`` changes/s (280,000/s for the full run's 28,000 tags) at little CPU of its own. Python
 OPC UA servers (asyncua) cannot offer that on this machine: measured against them, an "overload" measured
@@ -40,8 +40,8 @@ from typing import Any
 
 import yaml
 
-from adapters.opcua.loadserver import LoadServerProcess
-from adapters.opcua.testing import ServerProcess
+from benchmarks.loadserver import LoadServerProcess
+from benchmarks.tagserver import ServerProcess
 from twin.embedded import free_port
 
 PUBLISH_MS = 100.0
@@ -384,9 +384,9 @@ def run_ingest_bench(redis_url: str, *, quick: bool = False) -> dict[str, Any]:
         "adapter_counters": runs["adapter"][-1].get("counters", {}),
         "client_process_wall_s": walls,
         "tags": tags,
-        "load_source": "adapters.opcua.loadserver (one process per line)",
+        "load_source": "benchmarks.loadserver (one process per line)",
         "offered_changes_per_s": _offered(tags),
-        "latency_source": "asyncua test servers (adapters.opcua.testing)",
+        "latency_source": "asyncua test servers (benchmarks.tagserver)",
         "window_s": window,
         "repetitions": reps,
         "quick": quick,

@@ -6,8 +6,8 @@ lots of one model on one resource form one contiguous block, and two blocks on a
 literal with the sequence-dependent changeover between them (a few literals per resource instead of a
 circuit over all lots; at most ``models - 1`` changeovers per resource). An optional cumulative caps the
 plant's processing power. The objective is weighted so each level dominates the next (see
-:class:`twin.schedule.problem.Weights`): unmet cars and tardiness, then energy (idle draw of every powered
-(resource, shift window) + processing energy) and campaigns, then stability against a reference plan
+:class:`twin.schedule.plant.problem.Weights`): unmet cars and tardiness, then energy (idle draw of every
+powered (resource, shift window) + processing energy) and campaigns, then stability against a reference plan
 (minutes moved, lots reassigned). :func:`evaluate` computes the same objective in Python, so a re-planner
 can compare any schedule (e.g. the old plan) with the solver's.
 """
@@ -23,7 +23,7 @@ from typing import Any
 
 from ortools.sat.python import cp_model
 
-from twin.schedule.problem import Lot, Problem, Window
+from twin.schedule.plant.problem import Lot, Problem, Window
 
 #: Objective scale: weights are per minute; times are seconds.
 SCALE = 60

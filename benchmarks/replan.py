@@ -8,7 +8,7 @@ never worse), checks the plan in simulation and stores v2. The baseline measured
 
 Instances: flexible job shops shaped like the plant (lots visiting body, paint, assembly and final stages,
 each on a line station or one of several slower cells, with rated power and a plant power cap),
-generated here with a fixed seed and solved by C1's :func:`twin.schedule.bench.run_instances` (our model
+generated here with a fixed seed and solved by C1's :func:`benchmarks.jobshop.run_instances` (our model
 against plain CP-SAT and the greedy list schedule).
 """
 
@@ -21,10 +21,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from twin.model import Plant
-from twin.schedule.plans import plan_kpis
-from twin.schedule.problem import dedicated_policy
-from twin.schedule.replan import ReplanConfig, replan
-from twin.schedule.trigger import Replanner, TriggerConfig
+from twin.schedule.plant.plans import plan_kpis
+from twin.schedule.plant.problem import dedicated_policy
+from twin.schedule.plant.replan import ReplanConfig, replan
+from twin.schedule.plant.trigger import Replanner, TriggerConfig
 from twin.store import TwinStore
 
 #: The demo's plan origin: a Monday, start of the early shift (fixed, so runs compare).
@@ -127,7 +127,7 @@ def plant_like_fjsp(n_lots: int, seed: int, *, cells: int = 3, power_cap: bool =
     stages). Lots of 5-20 cars of 4 models; the hatchback cannot use the dedicated line (machine 0 of each
     stage), one model cannot use the cells.
     """
-    from twin.schedule.instances import Operation, Option, Problem
+    from twin.schedule.jobshop.instances import Operation, Option, Problem
 
     rng = random.Random(seed)
     stages = 4
@@ -190,12 +190,12 @@ def run_generated(quick: bool, time_limit_s: float) -> list[dict[str, Any]]:
     from pathlib import Path
 
     try:
-        c1_bench = importlib.import_module("twin.schedule.bench")
+        c1_bench = importlib.import_module("benchmarks.jobshop")
     except ImportError:
-        return [{"error": "twin.schedule.bench is not available"}]
+        return [{"error": "benchmarks.jobshop is not available"}]
     run = getattr(c1_bench, "run_instances", None)
     if run is None:
-        return [{"error": "twin.schedule.bench.run_instances is not available"}]
+        return [{"error": "benchmarks.jobshop.run_instances is not available"}]
     with tempfile.TemporaryDirectory(prefix="sdf-replan-bench-") as tmp:
         files = []
         for p in generated_instances(quick):

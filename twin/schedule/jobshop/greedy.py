@@ -14,7 +14,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 
-from twin.schedule.instances import Problem, ScheduledOp, Solution
+from twin.schedule.jobshop.instances import Problem, ScheduledOp, Solution
 
 RULES = ("mwkr", "ect", "spt", "mopnr", "random")
 

@@ -1,6 +1,6 @@
 """Plan KPIs (utilisation, idle resources, fulfilment, makespan, energy per vehicle, peak power) and diffs.
 
-KPIs follow the scheduler's abstraction (:mod:`twin.schedule.problem`): a resource draws its idle power
+KPIs follow the scheduler's abstraction (:mod:`twin.schedule.plant.problem`): a resource draws its idle power
 through every shift window it is powered in (the plan's ``meta.powered``, else the windows that hold its
 lots) and its lots add their processing energy; peak power counts rated kW of resources that are building
 and idle kW of the other powered ones. Times are seconds from the plan's origin.
@@ -13,7 +13,7 @@ from collections import defaultdict
 from typing import Any
 
 from twin.model import LineKind, Plan, PlanAssignment, Plant
-from twin.schedule.problem import plant_modes, plant_resources, shift_windows
+from twin.schedule.plant.problem import plant_modes, plant_resources, shift_windows
 
 
 def _horizon(plant: Plant, plan: Plan) -> int:

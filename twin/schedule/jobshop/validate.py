@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Mapping
 
-from twin.schedule.instances import Problem, ScheduledOp, ScheduleInvalidError, Solution
+from twin.schedule.jobshop.instances import Problem, ScheduledOp, ScheduleInvalidError, Solution
 
 
 def violations(

@@ -1,7 +1,7 @@
 """Standard-instance benchmark: our solver vs a plain CP-SAT model vs the greedy list schedule, same run.
 
 :func:`run_instances` is what ``twin bench replan`` calls for its ``instances`` part. Every schedule is
-checked by :mod:`twin.schedule.validate`; gaps are to the best known makespans of
+checked by :mod:`twin.schedule.jobshop.validate`; gaps are to the best known makespans of
 ``../shared/benchmarks/scheduling/README.md``.
 """
 
@@ -15,10 +15,10 @@ from typing import Any
 
 from ortools.sat.python import cp_model
 
-from twin.schedule.greedy import best_greedy
-from twin.schedule.instances import Problem, ScheduledOp, Solution, read_instance
-from twin.schedule.jobshop import solve
-from twin.schedule.validate import violations
+from twin.schedule.jobshop.greedy import best_greedy
+from twin.schedule.jobshop.instances import Problem, ScheduledOp, Solution, read_instance
+from twin.schedule.jobshop.solver import solve
+from twin.schedule.jobshop.validate import violations
 
 #: Optimum or best known makespan (upper bound) per instance, from the shared README (mk10: open, LB 183).
 BEST_KNOWN: dict[str, int] = {
@@ -31,7 +31,7 @@ BEST_KNOWN: dict[str, int] = {
 #: Our solver's per-phase results kept in each row (which phase found what).
 _STATS_KEYS = ("greedy_makespan", "probe_makespan", "tabu_makespan", "full_makespan", "lns_rounds")
 
-_ROOT = Path(__file__).resolve().parents[2]
+_ROOT = Path(__file__).resolve().parents[1]
 _SIBLING_DIR = _ROOT / ".." / "shared" / "benchmarks" / "scheduling"
 #: The standard instances: the team's shared folder beside the repository when present, else the copy
 #: shipped in ``benchmarks/scheduling/`` (same files), so a plain clone runs the tests and the bench.

@@ -30,7 +30,7 @@ from twin.embedded import EmbeddedRedis, free_port, stop_process
 from twin.errors import TwinError
 from twin.store import TwinStore
 
-DEMO_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "demo-plant.yaml"
+DEMO_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo-plant.yaml"
 
 
 class BenchError(TwinError):

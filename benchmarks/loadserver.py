@@ -586,7 +586,7 @@ async def _serve(tags: list[LoadTag], host: str, port: int, min_interval_ms: flo
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m adapters.opcua.loadserver --config PLANT [--line L] --port P``."""
+    """``python -m benchmarks.loadserver --config PLANT [--line L] --port P``."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--config", type=Path, required=True)
     ap.add_argument("--line")
@@ -617,7 +617,7 @@ class LoadServerProcess:
 
     def start(self, timeout: float = 60.0) -> str:
         """Start the process and wait until it serves; returns its endpoint URL."""
-        cmd = [sys.executable, "-m", "adapters.opcua.loadserver", "--config", str(self.config)]
+        cmd = [sys.executable, "-m", "benchmarks.loadserver", "--config", str(self.config)]
         cmd += ["--port", str(self.port)]
         if self.line:
             cmd += ["--line", self.line]

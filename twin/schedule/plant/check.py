@@ -1,11 +1,11 @@
-"""Simulation check of a plan: run it through the plant's SimPy flow model (:mod:`twin.simulation`) in
+"""Simulation check of a plan: run it through the plant's SimPy flow model (:mod:`twin.sim`) in
 virtual time over several seeds, with its fault rates and cycle-time variance, and flag plans that miss
 demand.
 
 The plan is simulated from its origin (t=0) over its horizon, lots released at their planned starts. The
 shift calendar is off unless ``options.calendar`` is set, so by default a lot planned late in a shift may
 run on past the shift's end: only the horizon bounds it. Cost: about 0.15 s CPU per seed for the demo plant
-over 24 h (see :mod:`twin.simulation`); the seeds run one after another (a process pool measured no faster
+over 24 h (see :mod:`twin.sim`); the seeds run one after another (a process pool measured no faster
 on the 2-core machine under load).
 """
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from twin.model import Plan, Plant
-from twin.simulation import SimOptions, check_plan
+from twin.sim import SimOptions, check_plan
 
 
 @dataclass

@@ -2,8 +2,8 @@
 
 :class:`Replanner` reads the store's demand stream; when a model's demand differs from what the current
 plan was made for by more than ``threshold`` (relative), or on :meth:`Replanner.replan_once` (``twin
-replan``), it re-plans (:func:`twin.schedule.replan.replan`), checks the plan in simulation
-(:mod:`twin.schedule.check`), stores it with the store's compare-and-swap (``put_plan(...,
+replan``), it re-plans (:func:`twin.schedule.plant.replan.replan`), checks the plan in simulation
+(:mod:`twin.schedule.plant.check`), stores it with the store's compare-and-swap (``put_plan(...,
 expect_current=base, check=True)``: a plan computed from version ``n`` only becomes ``n + 1``; if another
 re-planner won the race, this one re-plans from the new current plan), audits it and dispatches it through
 the write-back callable it was handed (``(line_id, line_plan) -> result``, sync or async), unless the
@@ -24,10 +24,10 @@ from typing import Any
 
 from twin.errors import StoreError, TwinError, ValidationError
 from twin.model import Plan, PlanAssignment, Plant
-from twin.schedule.check import check
-from twin.schedule.plans import line_sequences
-from twin.schedule.problem import plan_origin, plant_resources
-from twin.schedule.replan import ReplanConfig, ReplanResult, replan
+from twin.schedule.plant.check import check
+from twin.schedule.plant.plans import line_sequences
+from twin.schedule.plant.problem import plan_origin, plant_resources
+from twin.schedule.plant.replan import ReplanConfig, ReplanResult, replan
 from twin.store import TwinStore
 
 log = logging.getLogger(__name__)

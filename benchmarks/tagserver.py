@@ -3,7 +3,7 @@
 Not a simulator (that is :mod:`adapters.simulator`): a server that serves a list of tags at the simulator's
 default NodeIds (``nsu=urn:sdf-twin:sim;s=<equipment>.<tag>``), one folder per equipment, optionally a plan
 write-back object per line (``s=<line>.plan`` with ``version``, ``sequence`` and ``Load``), and that can
-change values at a given rate. ``python -m adapters.opcua.testing --port P --config FILE`` runs one in its
+change values at a given rate. ``python -m benchmarks.tagserver --port P --config FILE`` runs one in its
 own process (the kill/restart tests SIGKILL it).
 """
 
@@ -297,7 +297,7 @@ if __name__ == "__main__":
 
 
 class ServerProcess:
-    """A test server in its own process (``python -m adapters.opcua.testing``), to be killed and restarted."""
+    """A test server in its own process (``python -m benchmarks.tagserver``), to be killed and restarted."""
 
     def __init__(self, port: int, config: Path, line: str | None = None, rate: float = 0.0) -> None:
         self.port = port
@@ -314,7 +314,7 @@ class ServerProcess:
         cmd = [
             sys.executable,
             "-m",
-            "adapters.opcua.testing",
+            "benchmarks.tagserver",
             "--port",
             str(self.port),
             "--config",

@@ -2,7 +2,7 @@
 
 Abstraction (why it is coarse): the re-planner decides *which model is built where, when and in what
 order* over the planning horizon; the station-level flow inside a line is the simulator's business
-(:mod:`twin.simulation`). So the scheduling resources are
+(:mod:`twin.sim`). So the scheduling resources are
 
 - a **flow line** (dedicated or mixed): a lot of ``q`` cars takes the line's *fill time* (the first car
   passes every station) plus ``q - 1`` times the line's bottleneck cycle for that model
@@ -34,7 +34,7 @@ from typing import Any
 
 from twin.errors import ValidationError
 from twin.model import PROCESSING_TYPES, EquipmentType, LineKind, Plan, Plant, StationState
-from twin.simulation import SimOptions
+from twin.sim import SimOptions
 
 #: One AGV trip in a cell block, as the plant's flow simulation (the plan check) assumes by default.
 DEFAULT_AGV_TRANSFER_S: float = SimOptions.agv_transfer_s
@@ -288,7 +288,7 @@ def plant_modes(plant: Plant, agv_transfer_s: float = 0.0) -> dict[str, dict[str
     """How each model is built on each resource (see the module docstring for the durations).
 
     ``agv_transfer_s`` is one AGV trip in a cell block that has AGVs (the simulation's
-    :attr:`twin.simulation.SimOptions.agv_transfer_s`; :func:`build_problem` passes its default). A cell
+    :attr:`twin.sim.SimOptions.agv_transfer_s`; :func:`build_problem` passes its default). A cell
     is also held while its car is carried in, and a car needs a trip into its first cell, one between
     cells and one out, so with ``A`` the trip and ``t``/``n`` a stage's cycle and cells, a stage takes
     ``(t + A) / n`` per car and the fill time is ``sum(t + A) + A`` (what the simulation does, to the

@@ -24,9 +24,9 @@ from typing import Any
 
 from twin.errors import TwinError
 from twin.model import Plan, PlanAssignment, Plant
-from twin.schedule.plans import plan_kpis
-from twin.schedule.plantmodel import Scheduled, Score, SolveResult, evaluate, solve, validate
-from twin.schedule.problem import (
+from twin.schedule.plant.model import Scheduled, Score, SolveResult, evaluate, solve, validate
+from twin.schedule.plant.plans import plan_kpis
+from twin.schedule.plant.problem import (
     DEFAULT_AGV_TRANSFER_S,
     Problem,
     Weights,
