@@ -10,15 +10,28 @@ import datetime
 import difflib
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pydantic
 import yaml
 
 from twin.errors import ConfigError
-from twin.model import PROCESSING_TYPES, EdgeKind, EquipmentType, LineKind, Plant, TagDef
+from twin.model import PROCESSING_TYPES, EdgeKind, Equipment, EquipmentType, LineKind, Plant, TagDef
+
+__all__ = [
+    "ENDPOINT_RE",
+    "NODE_ID_RE",
+    "check_plant",
+    "format_loc",
+    "load_plant",
+    "parse_plant",
+    "plant_from_data",
+]
+
+#: Raises :class:`ConfigError` for a field path and a problem (never returns).
+_Fail = Callable[[str, str], NoReturn]
 
 #: A NodeId string: ``ns=<index>;`` or ``nsu=<uri>;`` (or nothing: namespace 0), then an identifier of type
 #: numeric ``i=``, string ``s=``, GUID ``g=`` or opaque/base64 ``b=``.
@@ -37,7 +50,7 @@ _ID_HINT = "use letters, digits, '_' and '-' only, starting with a letter or dig
 _HHMM_HINT = 'expected a clock time "HH:MM" (00:00-23:59); quote it, since YAML reads 14:00 as a number'
 
 
-#: libyaml's parser when PyYAML was built with it (10x faster on big generated plants), else pure Python.
+#: libyaml's parser when PyYAML was built with it (much faster on big generated plants), else pure Python.
 _SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -198,7 +211,7 @@ def _dups(ids: Iterable[str]) -> list[str]:
     return dup
 
 
-def _check_tag(tag: TagDef, path: str, fail: Any) -> None:
+def _check_tag(tag: TagDef, path: str, fail: _Fail) -> None:
     """A tag's range, NodeId syntax, browse path and endpoint."""
     if tag.min is not None and tag.max is not None and tag.min > tag.max:
         fail(f"{path}.min", f"min {tag.min} is greater than max {tag.max}")
@@ -220,7 +233,7 @@ def _check_tag(tag: TagDef, path: str, fail: Any) -> None:
         _check_endpoint(tag.endpoint, f"{path}.endpoint", fail)
 
 
-def _check_endpoint(url: str, path: str, fail: Any) -> None:
+def _check_endpoint(url: str, path: str, fail: _Fail) -> None:
     m = ENDPOINT_RE.match(url)
     if m is None:
         fail(path, f"bad OPC UA endpoint {url!r}: expected opc.tcp://host:port[/path]")
@@ -230,7 +243,7 @@ def _check_endpoint(url: str, path: str, fail: Any) -> None:
         fail(path, f"bad OPC UA endpoint {url!r}: port {port} is out of range 1-65535")
 
 
-def _check_numbers(obj: Any, path: str, fail: Any) -> None:
+def _check_numbers(obj: Any, path: str, fail: _Fail) -> None:
     """Every float field of ``obj`` (recursively into vectors) is finite: no NaN or infinity."""
     for name, value in obj:
         if isinstance(value, float) and not math.isfinite(value):
@@ -245,11 +258,26 @@ def _hhmm(text: str) -> int:
 
 
 def check_plant(plant: Plant, source: str) -> None:
-    """Semantic checks pydantic cannot do: unique ids, references, eligibility, geometry, addresses."""
+    """Semantic checks pydantic cannot do: unique ids, references, eligibility, geometry, addresses.
 
-    def fail(field: str, problem: str) -> None:
+    The first problem found raises :class:`ConfigError`; the checks run in file order (lines, edges,
+    models, changeovers, calendar, demand), so the error names the first bad field a reader meets.
+    """
+
+    def fail(field: str, problem: str) -> NoReturn:
         raise ConfigError(source, field, problem)
 
+    eq_index = _check_lines(plant, fail)
+    line_ids = [line.id for line in plant.lines]
+    _check_edges(plant, set(eq_index) | set(line_ids) | {plant.id}, fail)
+    model_ids = _check_models(plant, eq_index, fail)
+    _check_changeovers(plant, model_ids, fail)
+    _check_calendar(plant, fail)
+    _check_demand(plant, model_ids, fail)
+
+
+def _check_lines(plant: Plant, fail: _Fail) -> dict[str, str]:
+    """Unique line and equipment ids, each piece of equipment, endpoints; returns equipment id -> path."""
     line_ids = [line.id for line in plant.lines]
     eq_index: dict[str, str] = {}
     for li, line in enumerate(plant.lines):
@@ -265,38 +293,44 @@ def check_plant(plant: Plant, source: str) -> None:
             if e.id in line_ids or e.id == plant.id:
                 fail(f"{path}.id", f"equipment id {e.id!r} clashes with a line or plant id")
             eq_index[e.id] = path
-            _check_numbers(e, path, fail)
-            if e.type in PROCESSING_TYPES and not e.operations:
-                fail(f"{path}.operations", f"{e.type.value} {e.id!r} has no operations")
-            if e.type not in PROCESSING_TYPES and e.operations:
-                fail(
-                    f"{path}.operations",
-                    f"{e.type.value} {e.id!r} cannot do operations (only stations and cells process cars)",
-                )
-            for dup in _dups(e.operations):
-                fail(f"{path}.operations", f"operation {dup!r} is listed twice")
-            if (e.mtbf_s is None) != (e.mttr_s is None):
-                have, need = ("mtbf_s", "mttr_s") if e.mttr_s is None else ("mttr_s", "mtbf_s")
-                fail(f"{path}.{need}", f"{have} is set, so {need} is needed too (faults need both rates)")
-            if e.type == EquipmentType.BUFFER and e.capacity is None:
-                fail(f"{path}.capacity", f"buffer {e.id!r} needs a capacity")
-            if e.idle_power_kw > e.power_kw:
-                fail(
-                    f"{path}.idle_power_kw", f"idle power {e.idle_power_kw} kW exceeds rated {e.power_kw} kW"
-                )
-            if min(e.size.x, e.size.y, e.size.z) <= 0:
-                fail(f"{path}.size", "every dimension must be > 0 m")
-            tag_names = [t.name for t in e.tags()]
-            for dup in _dups(tag_names):
-                fail(f"{path}.extra_tags", f"tag {dup!r} is defined twice")
-            for ti, tag in enumerate(e.extra_tags):
-                _check_tag(tag, f"{path}.extra_tags[{ti}]", fail)
+            _check_equipment(e, path, fail)
         if line.opcua is not None:
             _check_endpoint(line.opcua.endpoint, f"lines[{li}].opcua.endpoint", fail)
         if line.kind == LineKind.CELLS and not any(e.type == EquipmentType.CELL for e in line.equipment):
             fail(f"lines[{li}].kind", f"cell block {line.id!r} has no equipment of type cell")
+    return eq_index
 
-    nodes = set(eq_index) | set(line_ids) | {plant.id}
+
+def _check_equipment(e: Equipment, path: str, fail: _Fail) -> None:
+    """One piece of equipment: numbers, operations, fault rates, capacity, power, size, tags."""
+    _check_numbers(e, path, fail)
+    if e.type in PROCESSING_TYPES and not e.operations:
+        fail(f"{path}.operations", f"{e.type.value} {e.id!r} has no operations")
+    if e.type not in PROCESSING_TYPES and e.operations:
+        fail(
+            f"{path}.operations",
+            f"{e.type.value} {e.id!r} cannot do operations (only stations and cells process cars)",
+        )
+    for dup in _dups(e.operations):
+        fail(f"{path}.operations", f"operation {dup!r} is listed twice")
+    if (e.mtbf_s is None) != (e.mttr_s is None):
+        have, need = ("mtbf_s", "mttr_s") if e.mttr_s is None else ("mttr_s", "mtbf_s")
+        fail(f"{path}.{need}", f"{have} is set, so {need} is needed too (faults need both rates)")
+    if e.type == EquipmentType.BUFFER and e.capacity is None:
+        fail(f"{path}.capacity", f"buffer {e.id!r} needs a capacity")
+    if e.idle_power_kw > e.power_kw:
+        fail(f"{path}.idle_power_kw", f"idle power {e.idle_power_kw} kW exceeds rated {e.power_kw} kW")
+    if min(e.size.x, e.size.y, e.size.z) <= 0:
+        fail(f"{path}.size", "every dimension must be > 0 m")
+    tag_names = [t.name for t in e.tags()]
+    for dup in _dups(tag_names):
+        fail(f"{path}.extra_tags", f"tag {dup!r} is defined twice")
+    for ti, tag in enumerate(e.extra_tags):
+        _check_tag(tag, f"{path}.extra_tags[{ti}]", fail)
+
+
+def _check_edges(plant: Plant, nodes: set[str], fail: _Fail) -> None:
+    """Edges join known nodes, not a node to itself; transports start at a carrier; no duplicates."""
     seen_edges: dict[tuple[str, str, str], int] = {}
     eq_by_id = plant.equipment_by_id()
     for i, edge in enumerate(plant.edges):
@@ -319,6 +353,11 @@ def check_plant(plant: Plant, source: str) -> None:
                 f"duplicate {edge.kind.value} edge {edge.source!r} -> {edge.target!r} (edges[{first}])",
             )
 
+
+def _check_models(plant: Plant, eq_index: dict[str, str], fail: _Fail) -> list[str]:
+    """Unique model ids; every routing step names known lines and stations and can be done somewhere."""
+    line_ids = [line.id for line in plant.lines]
+    eq_by_id = plant.equipment_by_id()
     model_ids = [m.id for m in plant.models]
     for mi, m in enumerate(plant.models):
         if m.id in model_ids[:mi]:
@@ -340,6 +379,11 @@ def check_plant(plant: Plant, source: str) -> None:
                 fail(
                     f"{path}.operation", f"no station can do operation {step.operation!r} for model {m.id!r}"
                 )
+    return model_ids
+
+
+def _check_changeovers(plant: Plant, model_ids: list[str], fail: _Fail) -> None:
+    """Changeovers between known, different models, each pair once; the default is finite."""
     pairs: dict[tuple[str, str], int] = {}
     for ci, c in enumerate(plant.changeovers):
         for end, ref in (("from", c.from_model), ("to", c.to_model)):
@@ -358,6 +402,10 @@ def check_plant(plant: Plant, source: str) -> None:
         pairs[(c.from_model, c.to_model)] = ci
     if not math.isfinite(plant.default_changeover_s):
         fail("default_changeover_s", f"must be a finite number (got {plant.default_changeover_s})")
+
+
+def _check_calendar(plant: Plant, fail: _Fail) -> None:
+    """A finite horizon; shifts with unique names that do not start and end at the same time."""
     if not math.isfinite(plant.calendar.horizon_hours):
         fail("calendar.horizon_hours", f"must be a finite number (got {plant.calendar.horizon_hours})")
     shift_names = [s.name for s in plant.calendar.shifts]
@@ -366,6 +414,10 @@ def check_plant(plant: Plant, source: str) -> None:
             fail(f"calendar.shifts[{si}].name", f"duplicate shift name {shift.name!r}")
         if _hhmm(shift.start) == _hhmm(shift.end):
             fail(f"calendar.shifts[{si}].end", f"shift {shift.name!r} starts and ends at {shift.start}")
+
+
+def _check_demand(plant: Plant, model_ids: list[str], fail: _Fail) -> None:
+    """Demand for known models only, never negative."""
     for model, qty in plant.demand.items():
         if model not in model_ids:
             fail(f"demand.{model}", f"unknown model {model!r} (known: {', '.join(model_ids) or 'none'})")

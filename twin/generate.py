@@ -25,6 +25,8 @@ _SHIFTS = [
 _WORK_S = 16 * 3600
 _UNITS = ("degC", "bar", "A", "V", "mm", "Nm", "l/min", "%")
 
+__all__ = ["generate_plant", "generate_yaml"]
+
 
 def generate_plant(
     lines: int = 10,
@@ -49,58 +51,84 @@ def generate_plant(
         raise ValidationError("--buffer-every must be >= 0")
     rng = random.Random(seed)
     n_extra = tags - len(STANDARD_TAGS)
-    plant_lines: list[dict[str, Any]] = []
-    for li in range(lines):
-        lid = f"L{li + 1:02d}"
-        equipment: list[dict[str, Any]] = []
-        x = 0.0
-        for k in range(stations):
-            power = round(rng.uniform(15, 250), 1)
+    plant_lines: list[dict[str, Any]] = [
+        {
+            "id": _line_id(li),
+            "kind": "dedicated" if li == 0 and lines > 1 else "mixed",
+            "opcua": {"endpoint": f"opc.tcp://127.0.0.1:{first_port + li}"},
+            "equipment": _line_equipment(rng, li, stations, n_extra, buffer_every),
+        }
+        for li in range(lines)
+    ]
+    line_ids = [_line_id(li) for li in range(lines)]
+    model_list, eligible, slowest = _models(rng, line_ids, models, stations)
+    return {
+        "id": f"gen-{lines}x{stations}x{tags}",
+        "name": f"Generated plant: {lines} lines x {stations} stations x {tags} tags (seed {seed})",
+        "default_changeover_s": 300.0,
+        "calendar": {"horizon_hours": 24.0, "shifts": _SHIFTS},
+        "lines": plant_lines,
+        "models": model_list,
+        "demand": _demand(line_ids, eligible, slowest),
+    }
+
+
+def _line_id(li: int) -> str:
+    return f"L{li + 1:02d}"
+
+
+def _line_equipment(
+    rng: random.Random, li: int, stations: int, n_extra: int, buffer_every: int
+) -> list[dict[str, Any]]:
+    """Line ``li``'s stations (station ``k`` does ``op<k>``), 6 m apart, with a buffer every few."""
+    lid = _line_id(li)
+    equipment: list[dict[str, Any]] = []
+    x = 0.0
+    for k in range(stations):
+        power = round(rng.uniform(15, 250), 1)
+        equipment.append(
+            {
+                "id": f"{lid}-S{k + 1:03d}",
+                "type": "station",
+                "operations": [f"op{k}"],
+                "position": {"x": x, "y": li * 12.0},
+                "size": {"x": 4.0, "y": 4.0, "z": 3.0},
+                "power_kw": power,
+                "idle_power_kw": round(power * rng.uniform(0.08, 0.25), 1),
+                "mtbf_s": float(rng.randrange(8, 120) * 3600),
+                "mttr_s": float(rng.randrange(3, 30) * 60),
+                "extra_tags": [
+                    {"name": f"x{t + 1:02d}", "type": "float", "unit": rng.choice(_UNITS)}
+                    for t in range(n_extra)
+                ],
+            }
+        )
+        x += 6.0
+        if buffer_every and (k + 1) % buffer_every == 0 and k + 1 < stations:
             equipment.append(
                 {
-                    "id": f"{lid}-S{k + 1:03d}",
-                    "type": "station",
-                    "operations": [f"op{k}"],
+                    "id": f"{lid}-B{(k + 1) // buffer_every:03d}",
+                    "type": "buffer",
+                    "capacity": rng.randrange(4, 12),
                     "position": {"x": x, "y": li * 12.0},
-                    "size": {"x": 4.0, "y": 4.0, "z": 3.0},
-                    "power_kw": power,
-                    "idle_power_kw": round(power * rng.uniform(0.08, 0.25), 1),
-                    "mtbf_s": float(rng.randrange(8, 120) * 3600),
-                    "mttr_s": float(rng.randrange(3, 30) * 60),
-                    "extra_tags": [
-                        {"name": f"x{t + 1:02d}", "type": "float", "unit": rng.choice(_UNITS)}
-                        for t in range(n_extra)
-                    ],
+                    "size": {"x": 3.0, "y": 2.0, "z": 1.0},
                 }
             )
             x += 6.0
-            if buffer_every and (k + 1) % buffer_every == 0 and k + 1 < stations:
-                equipment.append(
-                    {
-                        "id": f"{lid}-B{(k + 1) // buffer_every:03d}",
-                        "type": "buffer",
-                        "capacity": rng.randrange(4, 12),
-                        "position": {"x": x, "y": li * 12.0},
-                        "size": {"x": 3.0, "y": 2.0, "z": 1.0},
-                    }
-                )
-                x += 6.0
-        plant_lines.append(
-            {
-                "id": lid,
-                "kind": "dedicated" if li == 0 and lines > 1 else "mixed",
-                "opcua": {"endpoint": f"opc.tcp://127.0.0.1:{first_port + li}"},
-                "equipment": equipment,
-            }
-        )
-    line_ids = [line["id"] for line in plant_lines]
+    return equipment
+
+
+def _models(
+    rng: random.Random, line_ids: list[str], models: int, stations: int
+) -> tuple[list[dict[str, Any]], dict[str, list[str]], dict[str, float]]:
+    """The models, each on 1-3 lines; also each model's lines and its slowest cycle time."""
     model_list: list[dict[str, Any]] = []
     eligible: dict[str, list[str]] = {}
     slowest: dict[str, float] = {}
     for mi in range(models):
         mid = f"M{mi + 1}"
         # every model gets 1-3 lines; model i always includes line i (mod lines) so every line has work
-        own = line_ids[mi % lines]
+        own = line_ids[mi % len(line_ids)]
         others = [lid for lid in line_ids if lid != own]
         chosen = [own, *rng.sample(others, k=min(len(others), rng.randrange(0, 3)))]
         eligible[mid] = sorted(chosen)
@@ -115,21 +143,17 @@ def generate_plant(
                 ],
             }
         )
-    # demand: about 80 % of what the lines can make, each line's time split among the models it serves
+    return model_list, eligible, slowest
+
+
+def _demand(line_ids: list[str], eligible: dict[str, list[str]], slowest: dict[str, float]) -> dict[str, int]:
+    """About 80 % of what the lines can make, each line's time split among the models it serves."""
     served = {lid: [m for m in eligible if lid in eligible[m]] for lid in line_ids}
     demand = {m: 0 for m in eligible}
     for ms in served.values():
         for m in ms:
             demand[m] += int(0.8 * _WORK_S / len(ms) / slowest[m])
-    return {
-        "id": f"gen-{lines}x{stations}x{tags}",
-        "name": f"Generated plant: {lines} lines x {stations} stations x {tags} tags (seed {seed})",
-        "default_changeover_s": 300.0,
-        "calendar": {"horizon_hours": 24.0, "shifts": _SHIFTS},
-        "lines": plant_lines,
-        "models": model_list,
-        "demand": demand,
-    }
+    return demand
 
 
 def generate_yaml(lines: int = 10, stations: int = 50, tags: int = 20, **kw: Any) -> str:
