@@ -1,8 +1,8 @@
 """Standard-instance benchmark: our solver vs a plain CP-SAT model vs the greedy list schedule, same run.
 
 :func:`run_instances` is what ``twin bench replan`` calls for its ``instances`` part. Every schedule is
-checked by :mod:`twin.schedule.jobshop.validate`; gaps are to the best known makespans of
-``../shared/benchmarks/scheduling/README.md``.
+checked by :mod:`twin.schedule.jobshop.validate`; gaps are to the optimum or best known makespans in
+:data:`BEST_KNOWN`. :data:`SHARED_DIR` holds the 20 standard instance files (tests read them there too).
 """
 
 from __future__ import annotations
@@ -15,12 +15,21 @@ from typing import Any
 
 from ortools.sat.python import cp_model
 
-from twin.schedule.jobshop.greedy import best_greedy
-from twin.schedule.jobshop.instances import Problem, ScheduledOp, Solution, read_instance
-from twin.schedule.jobshop.solver import solve
-from twin.schedule.jobshop.validate import violations
+from twin.schedule.jobshop import (
+    RULES,
+    Problem,
+    ScheduledOp,
+    Solution,
+    best_greedy,
+    read_instance,
+    solve,
+    violations,
+)
 
-#: Optimum or best known makespan (upper bound) per instance, from the shared README (mk10: open, LB 183).
+__all__ = ["BEST_KNOWN", "SHARED_DIR", "run_instances", "solve_plain", "summarize"]
+
+#: Optimum or best known makespan (upper bound) per instance (JSPLIB, SchedulingLab, OptalCP results;
+#: mk10 is open, lower bound 183).
 BEST_KNOWN: dict[str, int] = {
     "ft06": 55, "ft10": 930, "ft20": 1165, "la01": 666, "la16": 945, "la21": 1046, "la24": 935,
     "abz5": 1234, "orb01": 1059, "ta01": 1231,
@@ -31,15 +40,12 @@ BEST_KNOWN: dict[str, int] = {
 #: Our solver's per-phase results kept in each row (which phase found what).
 _STATS_KEYS = ("greedy_makespan", "probe_makespan", "tabu_makespan", "full_makespan", "lns_rounds")
 
-_ROOT = Path(__file__).resolve().parents[1]
-_SIBLING_DIR = _ROOT / ".." / "shared" / "benchmarks" / "scheduling"
-#: The standard instances: the team's shared folder beside the repository when present, else the copy
-#: shipped in ``benchmarks/scheduling/`` (same files), so a plain clone runs the tests and the bench.
-SHARED_DIR = _SIBLING_DIR if _SIBLING_DIR.is_dir() else _ROOT / "benchmarks" / "scheduling"
+#: The 20 standard instances (OR-Library JSSP ``.txt``, Brandimarte FJSP ``.fjs``).
+SHARED_DIR = Path(__file__).resolve().parent / "scheduling"
 
 
 def solve_plain(problem: Problem, time_limit_s: float, workers: int, seed: int = 0) -> Solution:
-    """The README's "v1" baseline: one start per op, optional interval per eligible machine, ExactlyOne,
+    """The plain CP-SAT baseline ("v1"): one start per op, optional interval per eligible machine, ExactlyOne,
     NoOverlap per machine, precedences, makespan by AddMaxEquality; nothing else (no hint, no bounds)."""
     t0 = time.perf_counter()
     horizon = sum(max(x.duration for x in op.options) for job in problem.jobs for op in job)
@@ -126,7 +132,7 @@ def run_instances(
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
         ours = solve(problem, time_limit_s=limit, workers=workers, seed=seed)
         plain = solve_plain(problem, limit, workers, seed)
-        greedy = best_greedy(problem, max_passes=len(("mwkr", "ect", "spt", "mopnr", "random")))
+        greedy = best_greedy(problem, max_passes=len(RULES))
         row = {
             "instance": problem.name,
             "kind": "fjsp" if problem.machine_base == 1 else "jssp",

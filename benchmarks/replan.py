@@ -8,7 +8,7 @@ never worse), checks the plan in simulation and stores v2. The baseline measured
 
 Instances: flexible job shops shaped like the plant (lots visiting body, paint, assembly and final stages,
 each on a line station or one of several slower cells, with rated power and a plant power cap),
-generated here with a fixed seed and solved by C1's :func:`benchmarks.jobshop.run_instances` (our model
+generated here with a fixed seed and solved by :func:`benchmarks.jobshop.run_instances` (our model
 against plain CP-SAT and the greedy list schedule).
 """
 
@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import os
 import random
+import tempfile
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from benchmarks.jobshop import run_instances
 from twin.model import Plant
 from twin.schedule.plant.plans import plan_kpis
 from twin.schedule.plant.problem import dedicated_policy
@@ -121,7 +124,7 @@ def demo_scenario(
 
 # ------------------------------------------------------------------------------------------- instances
 def plant_like_fjsp(n_lots: int, seed: int, *, cells: int = 3, power_cap: bool = True) -> Any:
-    """A flexible job shop shaped like the demo plant (see the module docstring), as C1's instance type.
+    """A flexible job shop shaped like the demo plant (see the module docstring), as a :class:`Problem`.
 
     Machines per stage: two line stations (fast) and ``cells`` cells (slower; a cell may serve several
     stages). Lots of 5-20 cars of 4 models; the hatchback cannot use the dedicated line (machine 0 of each
@@ -184,23 +187,11 @@ def to_fjs(problem: Any) -> str:
 
 
 def run_generated(quick: bool, time_limit_s: float) -> list[dict[str, Any]]:
-    """Solve the generated instances with C1's bench runner (if it is there), via ``.fjs`` files."""
-    import importlib
-    import tempfile
-    from pathlib import Path
-
-    try:
-        c1_bench = importlib.import_module("benchmarks.jobshop")
-    except ImportError:
-        return [{"error": "benchmarks.jobshop is not available"}]
-    run = getattr(c1_bench, "run_instances", None)
-    if run is None:
-        return [{"error": "benchmarks.jobshop.run_instances is not available"}]
+    """Solve the generated instances with the standard-instance bench runner, via ``.fjs`` files."""
     with tempfile.TemporaryDirectory(prefix="sdf-replan-bench-") as tmp:
         files = []
         for p in generated_instances(quick):
             path = Path(tmp) / f"{p.name}.fjs"
             path.write_text(to_fjs(p), encoding="utf-8")
             files.append(path)
-        rows = run(files, time_limit=time_limit_s, quick=quick)
-    return [r if isinstance(r, dict) else {"result": str(r)} for r in rows]
+        return run_instances(files, time_limit=time_limit_s, quick=quick)

@@ -11,8 +11,7 @@ import dataclasses
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from twin.schedule.jobshop.instances import Operation, Option, Problem, ScheduledOp
-from twin.schedule.jobshop.validate import violations
+from twin.schedule.jobshop import Operation, Option, Problem, ScheduledOp, violations
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -10,8 +10,7 @@ from typer.testing import CliRunner
 
 from benchmarks.jobshop import SHARED_DIR
 from twin.cli import app
-from twin.schedule.jobshop.instances import ScheduledOp, read_instance
-from twin.schedule.jobshop.validate import violations
+from twin.schedule.jobshop import ScheduledOp, read_instance, violations
 
 SHARED = SHARED_DIR
 

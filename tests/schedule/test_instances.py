@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.jobshop import SHARED_DIR
-from twin.schedule.jobshop.instances import InstanceError, read_fjs, read_instance, read_jssp
+from twin.schedule.jobshop import InstanceError, read_fjs, read_instance, read_jssp
 
 SHARED = SHARED_DIR
 

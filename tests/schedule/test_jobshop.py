@@ -1,4 +1,4 @@
-"""The CP-SAT + LNS solver, the greedy list schedule and the independent validator."""
+"""The job-shop solver, the greedy list schedule and the independent validator."""
 
 from __future__ import annotations
 
@@ -7,18 +7,23 @@ import random
 import pytest
 
 from benchmarks.jobshop import SHARED_DIR
-from twin.schedule.jobshop.greedy import RULES, best_greedy, list_schedule
-from twin.schedule.jobshop.instances import (
+from twin.schedule.jobshop import (
+    RULES,
     Operation,
     Option,
     Problem,
     ScheduledOp,
     ScheduleInvalidError,
     Solution,
+    best_greedy,
+    build_model,
+    check,
+    list_schedule,
+    lower_bound,
     read_instance,
+    solve,
+    violations,
 )
-from twin.schedule.jobshop.solver import build_model, lower_bound, solve
-from twin.schedule.jobshop.validate import check, violations
 
 SHARED = SHARED_DIR
 

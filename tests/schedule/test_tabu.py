@@ -6,11 +6,17 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.jobshop import SHARED_DIR
-from twin.schedule.jobshop.greedy import best_greedy
-from twin.schedule.jobshop.instances import Operation, Option, Problem, read_instance
-from twin.schedule.jobshop.solver import TABU_FRACTION_FJSP, TABU_ITERS_PER_S, solve
-from twin.schedule.jobshop.tabu import tabu_search
-from twin.schedule.jobshop.validate import violations
+from twin.schedule.jobshop import (
+    Operation,
+    Option,
+    Problem,
+    best_greedy,
+    read_instance,
+    solve,
+    tabu_search,
+    violations,
+)
+from twin.schedule.jobshop.options import TABU_FRACTION_FJSP, TABU_ITERS_PER_S
 
 from .test_jobshop import random_problem
 

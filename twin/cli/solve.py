@@ -32,9 +32,7 @@ def solve_cmd(
     ),
 ) -> None:
     """Minimise the makespan; every returned schedule is checked by an independent validator."""
-    from twin.schedule.jobshop.instances import read_instance
-    from twin.schedule.jobshop.solver import solve
-    from twin.schedule.jobshop.validate import check
+    from twin.schedule.jobshop import check, read_instance, solve
 
     try:
         problem = read_instance(file)

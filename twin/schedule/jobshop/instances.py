@@ -25,6 +25,19 @@ from typing import Any
 
 from twin.errors import TwinError
 
+__all__ = [
+    "InstanceError",
+    "Operation",
+    "Option",
+    "Problem",
+    "ScheduleInvalidError",
+    "ScheduledOp",
+    "Solution",
+    "read_fjs",
+    "read_instance",
+    "read_jssp",
+]
+
 
 class InstanceError(TwinError):
     """A scheduling instance file is malformed: names the file, the line number and the problem."""

@@ -12,8 +12,8 @@ iteration recomputes heads and tails in topological order, takes one critical pa
 
 The best non-tabu move is taken (a tabu one when it beats the best makespan: aspiration); after a long
 run without improvement the search restarts from the best schedule with a few random critical swaps.
-Tight pure Python over int lists (no objects per operation): measured 1,400 (mk10) to 5,700 (ta01)
-iterations/s on one core. Pure function of its inputs and ``seed`` when ``max_iters`` bounds it.
+Tight pure Python over int lists (no objects per operation; speed in docs/scheduling-results.md). A pure
+function of its inputs and ``seed`` when ``max_iters`` bounds it.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ import time
 from collections.abc import Iterable, Sequence
 
 from twin.schedule.jobshop.instances import Problem, ScheduledOp, Solution
+
+__all__ = ["tabu_search"]
 
 
 class _Graph:
@@ -159,12 +161,9 @@ def _swap_estimate(
     return max(rv + p[v] + qv, ru + p[u] + qu)
 
 
-def _solution(
-    problem: Problem, g: _Graph, machine: list[int], r: list[int], p: list[int], t0: float, st: dict[str, int]
-) -> Solution:
-    ops = tuple(ScheduledOp(j, o, machine[i], r[i], r[i] + p[i]) for i, (j, o) in enumerate(g.keys))
-    makespan = max((s.end for s in ops), default=0)
-    return Solution(makespan, 0, "FEASIBLE", time.perf_counter() - t0, ops, dict(st))
+#: A chosen move: (makespan estimate, new sequences, machines, durations, swap). A swap (u, v) exchanges
+#: adjacent u -> v in place (the three lists are then empty); a reassignment carries the new lists.
+_Move = tuple[int, list[list[int]], list[int], list[int], tuple[int, int] | None]
 
 
 def tabu_search(
@@ -184,154 +183,226 @@ def tabu_search(
     machine-reassignment moves. Not for problems with a power cap (the graph does not model it).
     """
     t0 = time.perf_counter()
-    rng = random.Random(seed)
     g = _Graph(problem)
-    n = g.n
-    if reassign is None:
-        reassign = problem.flexible
-    machine = [0] * n
-    p = [0] * n
-    by_machine: dict[int, list[tuple[int, int, int]]] = {}
-    for s in start.ops:
-        i = g.index[(s.job, s.op)]
-        machine[i] = s.machine
-        p[i] = s.end - s.start
-        by_machine.setdefault(s.machine, []).append((s.start, s.end, i))
-    seqs = [[i for _, _, i in sorted(by_machine.get(m, []))] for m in range(problem.n_machines)]
-    res = _longest_paths(g, seqs, p)
-    if res is None or n == 0:
+    search = _Search(problem, g, start, seed, problem.flexible if reassign is None else reassign)
+    if not search.evaluate() or g.n == 0:
         return start
-    r, q, mp, ms, cmax, last = res
-    best = (cmax, [s[:] for s in seqs], machine[:], p[:])
-    best_r = r
-    tabu: dict[tuple[int, int], int] = {}
-    it = since = restarts = 0
-    tenure_lo, tenure_hi = 8, 8 + max(2, n // max(1, problem.n_machines) // 2)
-    while cmax > lower_bound:
-        if max_iters is not None:
-            if it >= max_iters:
+    search.keep_best()
+    search.run(t0, time_limit_s, max_iters, lower_bound, stall_iters)
+    stats = {"tabu_iters": search.it, "tabu_restarts": search.restarts}
+    best_cmax, _, best_machine, best_p = search.best
+    if best_cmax > start.makespan:  # the left-shifted start can only be longer with zero-length operations
+        return Solution(start.makespan, 0, "FEASIBLE", time.perf_counter() - t0, start.ops, dict(stats))
+    ops = tuple(
+        ScheduledOp(j, o, best_machine[i], search.best_r[i], search.best_r[i] + best_p[i])
+        for i, (j, o) in enumerate(g.keys)
+    )
+    makespan = max((s.end for s in ops), default=0)
+    return Solution(makespan, 0, "FEASIBLE", time.perf_counter() - t0, ops, dict(stats))
+
+
+class _Search:
+    """The search state: machine sequences, machine and duration per op, their longest paths, the best."""
+
+    def __init__(self, problem: Problem, g: _Graph, start: Solution, seed: int, reassign: bool) -> None:
+        self.g = g
+        self.rng = random.Random(seed)
+        self.reassign = reassign
+        n = g.n
+        self.machine = [0] * n
+        self.p = [0] * n
+        by_machine: dict[int, list[tuple[int, int, int]]] = {}
+        for s in start.ops:
+            i = g.index[(s.job, s.op)]
+            self.machine[i] = s.machine
+            self.p[i] = s.end - s.start
+            by_machine.setdefault(s.machine, []).append((s.start, s.end, i))
+        self.seqs = [[i for _, _, i in sorted(by_machine.get(m, []))] for m in range(problem.n_machines)]
+        self.tabu: dict[tuple[int, int], int] = {}
+        self.it = self.since = self.restarts = 0
+        self.tenure = (8, 8 + max(2, n // max(1, problem.n_machines) // 2))
+        self.r: list[int] = []
+        self.q: list[int] = []
+        self.mp: list[int] = []
+        self.ms: list[int] = []
+        self.cmax = self.last = 0
+        self.best: tuple[int, list[list[int]], list[int], list[int]] = (0, [], [], [])
+        self.best_r: list[int] = []
+
+    def evaluate(self) -> bool:
+        """Recompute the longest paths of the current schedule; False if it has a cycle."""
+        res = _longest_paths(self.g, self.seqs, self.p)
+        if res is None:
+            return False
+        self.r, self.q, self.mp, self.ms, self.cmax, self.last = res
+        return True
+
+    def reevaluate(self) -> None:
+        """:meth:`evaluate` after a move: N5 swaps and checked reassignments keep the graph acyclic."""
+        if not self.evaluate():
+            raise AssertionError("tabu move made a cycle")
+
+    def keep_best(self) -> None:
+        """Remember the current schedule as the best."""
+        self.best = (self.cmax, [s[:] for s in self.seqs], self.machine[:], self.p[:])
+        self.best_r = self.r
+
+    def run(
+        self, t0: float, time_limit_s: float, max_iters: int | None, lower_bound: int, stall_iters: int
+    ) -> None:
+        """Iterate until a limit, the lower bound, or no move at all (then the makespan is optimal)."""
+        g = self.g
+        while self.cmax > lower_bound:
+            if max_iters is not None:
+                if self.it >= max_iters:
+                    break
+            elif not self.it & 15 and time.perf_counter() - t0 >= time_limit_s:
                 break
-        elif not it & 15 and time.perf_counter() - t0 >= time_limit_s:
-            break
-        it += 1
-        path = _critical_path(g, r, p, mp, last)
-        blocks = _blocks(path, mp)
-        moves: list[tuple[int, int, int]] = []  # (estimate, u, v): swap u -> v
+            self.it += 1
+            path = _critical_path(g, self.r, self.p, self.mp, self.last)
+            blocks = _blocks(path, self.mp)
+            chosen, fallback = self._best_swap(blocks)
+            if self.reassign:
+                chosen = self._best_reassignment(path, chosen)
+            if chosen is None:
+                if fallback is None:
+                    if self.reassign and self.tabu:
+                        self.tabu.clear()  # every reassignment on the path was tabu: forget them, do not stop
+                        # As before the split: the next critical path is traced back from the op numbered
+                        # len(blocks) - 1, not from the makespan op (the original reused one variable).
+                        self.last = len(blocks) - 1
+                        continue
+                    break  # no move at all: one critical block or only job arcs, the makespan is optimal
+                chosen = (fallback[0], [], [], [], (fallback[1], fallback[2]))
+            self._apply(chosen)
+            self.reevaluate()
+            if self.cmax < self.best[0]:
+                self.keep_best()
+                self.since = 0
+            else:
+                self.since += 1
+            if self.since >= stall_iters:
+                self._restart()
+
+    def _best_swap(self, blocks: list[list[int]]) -> tuple[_Move | None, tuple[int, int, int] | None]:
+        """The best non-tabu N5 swap (ties broken at random), and the best tabu one as a fallback."""
+        g, r, q, p, mp, ms, it, tabu, rng = (
+            self.g, self.r, self.q, self.p, self.mp, self.ms, self.it, self.tabu, self.rng
+        )  # fmt: skip
+        best_est = self.best[0]
+        moves: list[tuple[int, int]] = []  # (u, v): swap u -> v
         last = len(blocks) - 1
         for bi, blk in enumerate(blocks):
             if len(blk) < 2:
                 continue
             # Two ops of one job in a row on one machine: the job arc forbids the swap.
             if bi > 0 and g.js[blk[0]] != blk[1]:
-                moves.append((0, blk[0], blk[1]))
+                moves.append((blk[0], blk[1]))
             if bi < last and (bi == 0 or len(blk) > 2) and g.js[blk[-2]] != blk[-1]:
-                moves.append((0, blk[-2], blk[-1]))
-        chosen: tuple[int, list[list[int]], list[int], list[int], tuple[int, int] | None] | None = None
+                moves.append((blk[-2], blk[-1]))
+        chosen: _Move | None = None
         fallback: tuple[int, int, int] | None = None
-        for _, u, v in moves:
+        for u, v in moves:
             est = _swap_estimate(g, u, v, r, q, p, mp, ms)
-            if tabu.get((v, u), 0) > it and est >= best[0]:
+            if tabu.get((v, u), 0) > it and est >= best_est:
                 if fallback is None or est < fallback[0]:
                     fallback = (est, u, v)
                 continue
             if chosen is None or est < chosen[0] or (est == chosen[0] and rng.random() < 0.5):
                 chosen = (est, [], [], [], (u, v))
-        if reassign:
-            # Move a critical op to another machine, after the ops there that start no later. Estimate
-            # each move by the longest path through the op in its new place (O(1)); evaluate the best few
-            # exactly (a full pass, which also rejects cycles).
-            cands: list[tuple[int, int, int, int]] = []
-            for i in path:
-                if len(g.opts[i]) < 2:
+        return chosen, fallback
+
+    def _best_reassignment(self, path: list[int], chosen: _Move | None) -> _Move | None:
+        """``chosen``, or a move of a critical op to another machine that is better.
+
+        Each candidate place is estimated by the longest path through the op there (O(1)); the best three
+        are evaluated exactly by a full longest-path pass, which also rejects cycles.
+        """
+        g, seqs, machine, p = self.g, self.seqs, self.machine, self.p
+        cands = self._reassignment_estimates(path)
+        cands.sort()
+        for _, i, m2, pos in cands[:3]:
+            new_seqs = [s[:] if k in (machine[i], m2) else s for k, s in enumerate(seqs)]
+            new_seqs[machine[i]].remove(i)
+            new_seqs[m2].insert(pos, i)
+            p2 = p[:]
+            p2[i] = g.opts[i][m2]
+            res2 = _longest_paths(g, new_seqs, p2)
+            if res2 is None:
+                continue
+            c2 = res2[4]
+            if chosen is None or c2 < chosen[0]:
+                m_new = machine[:]
+                m_new[i] = m2
+                chosen = (c2, new_seqs, m_new, p2, None)
+        return chosen
+
+    def _reassignment_estimates(self, path: list[int]) -> list[tuple[int, int, int, int]]:
+        """(estimate, op, machine, position) of each non-tabu move of a critical op to another machine,
+        after the ops there that start no later, or next to that place (cycles are caught later)."""
+        g, r, q, p, machine, seqs, tabu, it = (
+            self.g, self.r, self.q, self.p, self.machine, self.seqs, self.tabu, self.it
+        )  # fmt: skip
+        cands: list[tuple[int, int, int, int]] = []
+        for i in path:
+            if len(g.opts[i]) < 2:
+                continue
+            a = g.jp[i]
+            head = max(g.rel[i], r[a] + p[a]) if a >= 0 else g.rel[i]
+            b = g.js[i]
+            tail = q[b] + p[b] if b >= 0 else 0
+            for m2, d2 in g.opts[i].items():
+                if m2 == machine[i] or tabu.get((i, -1 - m2), 0) > it:
                     continue
-                a = g.jp[i]
-                head = max(g.rel[i], r[a] + p[a]) if a >= 0 else g.rel[i]
-                b = g.js[i]
-                tail = q[b] + p[b] if b >= 0 else 0
-                for m2, d2 in g.opts[i].items():
-                    if m2 == machine[i] or tabu.get((i, -1 - m2), 0) > it:
-                        continue
-                    tgt = seqs[m2]
-                    pos = 0
-                    while pos < len(tgt) and r[tgt[pos]] <= r[i]:
-                        pos += 1
-                    # The place its head suggests and its two neighbours (cycles are caught later).
-                    for k in range(max(0, pos - 1), min(len(tgt), pos + 1) + 1):
-                        h, t = head, tail
-                        if k > 0:
-                            h = max(h, r[tgt[k - 1]] + p[tgt[k - 1]])
-                        if k < len(tgt):
-                            t = max(t, q[tgt[k]] + p[tgt[k]])
-                        cands.append((h + d2 + t, i, m2, k))
-            cands.sort()
-            for _, i, m2, pos in cands[:3]:
-                new_seqs = [s[:] if k in (machine[i], m2) else s for k, s in enumerate(seqs)]
-                new_seqs[machine[i]].remove(i)
-                new_seqs[m2].insert(pos, i)
-                p2 = p[:]
-                p2[i] = g.opts[i][m2]
-                res2 = _longest_paths(g, new_seqs, p2)
-                if res2 is None:
-                    continue
-                c2 = res2[4]
-                if chosen is None or c2 < chosen[0]:
-                    m_new = machine[:]
-                    m_new[i] = m2
-                    chosen = (c2, new_seqs, m_new, p2, None)
-        if chosen is None:
-            if fallback is None:
-                if reassign and tabu:
-                    tabu.clear()  # every reassignment on the path was tabu: forget them, do not stop
-                    continue
-                break  # no move at all: one critical block or only job arcs, the makespan is optimal
-            chosen = (fallback[0], [], [], [], (fallback[1], fallback[2]))
+                tgt = seqs[m2]
+                pos = 0
+                while pos < len(tgt) and r[tgt[pos]] <= r[i]:
+                    pos += 1
+                for k in range(max(0, pos - 1), min(len(tgt), pos + 1) + 1):
+                    h, t = head, tail
+                    if k > 0:
+                        h = max(h, r[tgt[k - 1]] + p[tgt[k - 1]])
+                    if k < len(tgt):
+                        t = max(t, q[tgt[k]] + p[tgt[k]])
+                    cands.append((h + d2 + t, i, m2, k))
+        return cands
+
+    def _apply(self, chosen: _Move) -> None:
+        """Make the move and make its reverse tabu for a random tenure."""
         _, new_seqs, m_new, p_new, swap = chosen
+        machine = self.machine
         if swap is not None:
             u, v = swap
             mm = machine[u]
-            seq = seqs[mm][:]
+            seq = self.seqs[mm][:]
             k = seq.index(u)
             seq[k], seq[k + 1] = v, u
-            seqs = [seq if x == mm else s for x, s in enumerate(seqs)]
-            tabu[(u, v)] = it + rng.randint(tenure_lo, tenure_hi)
+            self.seqs = [seq if x == mm else s for x, s in enumerate(self.seqs)]
+            self.tabu[(u, v)] = self.it + self.rng.randint(*self.tenure)
         else:
-            moved = next(i for i in range(n) if m_new[i] != machine[i])
-            tabu[(moved, -1 - machine[moved])] = it + rng.randint(tenure_lo, tenure_hi)
-            seqs, machine, p = new_seqs, m_new, p_new
-        res = _longest_paths(g, seqs, p)
-        assert res is not None  # N5 swaps and checked reassignments keep the graph acyclic
-        r, q, mp, ms, cmax, last = res
-        if cmax < best[0]:
-            best = (cmax, [s[:] for s in seqs], machine[:], p[:])
-            best_r = r
-            since = 0
-        else:
-            since += 1
-        if since >= stall_iters:
-            # Restart from the best with a few random critical swaps (diversification).
-            restarts += 1
-            since = 0
-            seqs, machine, p = [s[:] for s in best[1]], best[2][:], best[3][:]
-            tabu.clear()
-            for _ in range(3):
-                res = _longest_paths(g, seqs, p)
-                assert res is not None
-                r, q, mp, ms, cmax, last = res
-                long_blocks = [x for x in _blocks(_critical_path(g, r, p, mp, last), mp) if len(x) > 1]
-                if not long_blocks:
-                    break
-                kick = rng.choice(long_blocks)
-                k = rng.randrange(len(kick) - 1)
-                u, v = kick[k], kick[k + 1]
-                if g.js[u] == v:
-                    continue
-                seq = seqs[machine[u]]
-                x = seq.index(u)
-                seq[x], seq[x + 1] = v, u
-            res = _longest_paths(g, seqs, p)
-            assert res is not None
-            r, q, mp, ms, cmax, last = res
-    stats = {"tabu_iters": it, "tabu_restarts": restarts}
-    if best[0] > start.makespan:  # the left-shifted start can only be longer with zero-length operations
-        return Solution(start.makespan, 0, "FEASIBLE", time.perf_counter() - t0, start.ops, dict(stats))
-    return _solution(problem, g, best[2], best_r, best[3], t0, stats)
+            moved = next(i for i in range(self.g.n) if m_new[i] != machine[i])
+            self.tabu[(moved, -1 - machine[moved])] = self.it + self.rng.randint(*self.tenure)
+            self.seqs, self.machine, self.p = new_seqs, m_new, p_new
+
+    def _restart(self) -> None:
+        """Restart from the best schedule with a few random critical swaps (diversification)."""
+        g, rng = self.g, self.rng
+        self.restarts += 1
+        self.since = 0
+        self.seqs, self.machine, self.p = [s[:] for s in self.best[1]], self.best[2][:], self.best[3][:]
+        self.tabu.clear()
+        for _ in range(3):
+            self.reevaluate()
+            blocks = _blocks(_critical_path(g, self.r, self.p, self.mp, self.last), self.mp)
+            long_blocks = [x for x in blocks if len(x) > 1]
+            if not long_blocks:
+                break
+            kick = rng.choice(long_blocks)
+            k = rng.randrange(len(kick) - 1)
+            u, v = kick[k], kick[k + 1]
+            if g.js[u] == v:
+                continue
+            seq = self.seqs[self.machine[u]]
+            x = seq.index(u)
+            seq[x], seq[x + 1] = v, u
+        self.reevaluate()

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping
 
 from twin.schedule.jobshop.instances import Problem, ScheduledOp, ScheduleInvalidError, Solution
 
+__all__ = ["check", "violations"]
+
 
 def violations(
     problem: Problem,
