@@ -29,9 +29,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from twin.calendar import working_windows
 from twin.errors import ValidationError
 from twin.model import PROCESSING_TYPES, EquipmentType, LineKind, Plan, Plant, StationState
 from twin.sim import SimOptions
@@ -180,39 +180,23 @@ class Problem:
 
 # ----------------------------------------------------------------------------------------------- calendar
 def shift_windows(plant: Plant, origin: float, horizon_s: int) -> list[Window]:
-    """Working windows of the plant calendar inside ``[0, horizon_s)`` (UTC clock times).
+    """Working windows of the plant calendar inside ``[0, horizon_s)`` (UTC clock times), whole seconds.
 
     Overlapping shifts merge; back-to-back shifts stay separate windows, so a resource can be powered in
-    one shift and off in the next (a lot never spans two shifts).
+    one shift and off in the next (a lot never spans two shifts). The simulation sees the same working
+    time with back-to-back shifts joined (:func:`twin.calendar.working_windows`). No shifts: no windows.
     """
-    start = datetime.fromtimestamp(origin, UTC)
-    day0 = start.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
-    raw: list[tuple[int, int, str]] = []
-    days = int(horizon_s // 86400) + 3
-    for d in range(days):
-        base = day0 + timedelta(days=d)
-        for sh in plant.calendar.shifts:
-            h1, m1 = (int(x) for x in sh.start.split(":"))
-            h2, m2 = (int(x) for x in sh.end.split(":"))
-            a = base + timedelta(hours=h1, minutes=m1)
-            b = base + timedelta(hours=h2, minutes=m2)
-            if b <= a:  # crosses midnight (or a 24 h shift when equal)
-                b += timedelta(days=1)
-            s = math.ceil(a.timestamp() - origin)
-            e = math.floor(b.timestamp() - origin)
-            s, e = max(s, 0), min(e, horizon_s)
-            if e > s:
-                raw.append((s, e, sh.name))
-    raw.sort()
-    merged: list[Window] = []
-    for s, e, name in raw:
-        if merged and s < merged[-1].end:
-            last = merged[-1]
-            if e > last.end:
-                merged[-1] = Window(last.start, e, last.shift)
-            continue
-        merged.append(Window(s, e, name))
-    return merged
+    out: list[Window] = []
+    if not plant.calendar.shifts:
+        return out
+    for w in working_windows(plant.calendar.shifts, origin, join_touching=False):
+        if w.start >= horizon_s:
+            break
+        s = max(math.ceil(w.start), 0)
+        e = horizon_s if w.end >= horizon_s else math.floor(w.end)
+        if e > s:
+            out.append(Window(s, e, w.shift))
+    return out
 
 
 def subtract(windows: Sequence[Window], blocked: Iterable[tuple[int, int]]) -> list[Window]:
