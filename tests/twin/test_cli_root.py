@@ -1,4 +1,4 @@
-"""The root command's options are accepted anywhere on the line, as DESIGN.md promises."""
+"""The root command: its options are accepted anywhere on the line, and every command group registers."""
 
 from __future__ import annotations
 
@@ -98,7 +98,7 @@ def test_every_option_and_argument_of_the_core_commands_is_explained() -> None:
 
     from twin.cli import app
 
-    mine = {"twin.cli.core", "twin.cli.plan", "twin.cli.demo"}
+    mine = {"twin.cli.core", "twin.cli.plan", "twin.cli.demo", "twin.cli.sim"}
     missing = []
     for path, cmd in _commands(typer.main.get_command(app)):
         callback = getattr(cmd, "callback", None)
@@ -108,3 +108,20 @@ def test_every_option_and_argument_of_the_core_commands_is_explained() -> None:
             if not getattr(param, "help", None):
                 missing.append(f"{path} {param.name}")
     assert not missing, missing
+
+
+def test_every_command_module_registers_its_commands() -> None:
+    """A broken import in any command module fails the CLI (and this test), never drops a command."""
+    import typer.main
+
+    from twin.cli import COMMAND_MODULES, app
+
+    root = typer.main.get_command(app)
+    registered = {getattr(getattr(cmd, "callback", None), "__module__", None) for _p, cmd in _commands(root)}
+    assert set(COMMAND_MODULES) <= registered, set(COMMAND_MODULES) - registered
+    top = set(getattr(root, "commands", {}))
+    expected = {"load", "status", "graph", "plant", "demo", "sim", "adapt", "schedule", "demand", "replan",
+                "replanner", "plan", "view", "snapshot", "serve", "token", "bench"}  # fmt: skip
+    assert expected <= top, expected - top
+    bench = set(getattr(getattr(root, "commands", {})["bench"], "commands", {}))
+    assert {"ingest", "replan", "viewer", "api"} <= bench, bench

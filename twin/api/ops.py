@@ -17,11 +17,15 @@ from pydantic import BaseModel
 from twin.api.auth import Role
 from twin.api.deps import ApiContext, authenticate, get_ctx
 from twin.api.errors import ErrorResponse, error_response
-from twin.api.streams import id_ms, recent_rate
+from twin.api.streams import recent_rate
 from twin.errors import TwinError
+from twin.store import TwinStore
+from twin.store.streamids import id_ms
 
 log = logging.getLogger("twin.api")
 router = APIRouter(tags=["ops"])
+
+__all__ = ["REPLAN_TIME_KEYS", "Health", "Ready", "render_metrics", "router"]
 
 #: Keys of a plan's ``meta`` that may carry how long the re-plan took (first found wins).
 REPLAN_TIME_KEYS = ("replan_s", "solve_s", "wall_s", "duration_s", "elapsed_s")
@@ -78,7 +82,8 @@ class _Metrics:
         return "\n".join(self.lines) + "\n"
 
 
-def _guard(m: _Metrics, what: str, fn: Callable[[], None]) -> bool:
+def _guard(what: str, fn: Callable[[], object]) -> bool:
+    """Run ``fn``; a :class:`TwinError` (Redis down) is logged and gives False."""
     try:
         fn()
         return True
@@ -92,11 +97,22 @@ def render_metrics(ctx: ApiContext) -> str:
     m = _Metrics()
     now = ctx.clock()
     store = ctx.store
+    up = _guard("redis", store.ping)
+    _process_metrics(m, ctx, now, up)
+    if not up:
+        return m.text()
+    parts: tuple[tuple[str, Callable[[], object]], ...] = (
+        ("stream", lambda: _stream_metrics(m, store, now)),
+        ("tags", lambda: _tag_metrics(m, store)),
+        ("plans", lambda: _plan_metrics(m, store)),
+    )
+    for what, fn in parts:
+        _guard(what, fn)
+    return m.text()
 
-    def redis_up() -> None:
-        store.ping()
 
-    up = _guard(m, "redis", redis_up)
+def _process_metrics(m: _Metrics, ctx: ApiContext, now: float, up: bool) -> None:
+    """What the API process knows without Redis: Redis up, uptime, HTTP responses, WebSocket clients."""
     m.gauge("twin_redis_up", "1 if Redis answers a PING", 1.0 if up else 0.0)
     m.gauge("twin_api_uptime_seconds", "seconds since the API started", now - ctx.counters.started)
     m.add(
@@ -113,79 +129,77 @@ def render_metrics(ctx: ApiContext) -> str:
         "change-stream entries sent to WebSocket clients",
         [({}, float(hub.delivered if hub else 0))],
     )
-    if not up:
-        return m.text()
 
-    def stream() -> None:
-        info = store.change_stream_info()
-        rate = recent_rate(store, now)
+
+def _stream_metrics(m: _Metrics, store: TwinStore, now: float) -> None:
+    """Ingest rates, stream length and cap, age of the newest entry, ingest lag, span of the stream."""
+    info = store.change_stream_info()
+    rate = recent_rate(store, now)
+    m.gauge(
+        "twin_ingest_changes_per_second",
+        "tag changes written to the twin per second (last 60 s)",
+        rate["changes_per_s"],
+    )
+    m.gauge(
+        "twin_ingest_batches_per_second",
+        "change-stream entries (publish batches) per second (last 60 s)",
+        rate["entries_per_s"],
+    )
+    m.gauge("twin_stream_length", "entries in the change stream", float(info["length"]))
+    m.gauge("twin_stream_maxlen", "cap of the change stream (MAXLEN ~)", float(info["maxlen"]))
+    if info["last_id"]:
+        last = store.change_range(info["last_id"], info["last_id"])
+        newest = id_ms(info["last_id"]) / 1000.0
         m.gauge(
-            "twin_ingest_changes_per_second",
-            "tag changes written to the twin per second (last 60 s)",
-            rate["changes_per_s"],
+            "twin_stream_last_entry_age_seconds",
+            "seconds since the newest change-stream entry",
+            max(0.0, now - newest),
         )
-        m.gauge(
-            "twin_ingest_batches_per_second",
-            "change-stream entries (publish batches) per second (last 60 s)",
-            rate["entries_per_s"],
-        )
-        m.gauge("twin_stream_length", "entries in the change stream", float(info["length"]))
-        m.gauge("twin_stream_maxlen", "cap of the change stream (MAXLEN ~)", float(info["maxlen"]))
-        if info["last_id"]:
-            last = store.change_range(info["last_id"], info["last_id"])
-            newest = id_ms(info["last_id"]) / 1000.0
+        if last and last[0][2]:
+            src = max(c.source_ts for c in last[0][2])
             m.gauge(
-                "twin_stream_last_entry_age_seconds",
-                "seconds since the newest change-stream entry",
-                max(0.0, now - newest),
+                "twin_ingest_lag_seconds",
+                "newest entry: Redis write time minus the newest PLC source timestamp in it",
+                max(0.0, newest - src),
             )
-            if last and last[0][2]:
-                src = max(c.source_ts for c in last[0][2])
+    if info["first_id"] and info["last_id"]:
+        span = (id_ms(info["last_id"]) - id_ms(info["first_id"])) / 1000.0
+        m.gauge("twin_history_span_seconds", "time covered by the change stream now", span)
+
+
+def _tag_metrics(m: _Metrics, store: TwinStore) -> None:
+    """Live tags by quality, and the stale ones."""
+    counts = store.quality_counts()
+    m.add(
+        "twin_tags",
+        "gauge",
+        "live tags by quality (missing: no value yet)",
+        [({"quality": q}, float(n)) for q, n in sorted(counts.items())],
+    )
+    m.gauge("twin_stale_tags", "live tags marked stale", float(counts.get("stale", 0)))
+
+
+def _plan_metrics(m: _Metrics, store: TwinStore) -> None:
+    """The current plan's version, creation time and re-plan time; whether write-back is on."""
+    v = store.current_plan_version()
+    m.gauge("twin_plan_current_version", "current plan version (0: none)", float(v or 0))
+    if v:
+        plan = store.get_plan(v)
+        m.gauge("twin_replan_last_timestamp_seconds", "creation time of the current plan", plan.created_at)
+        for key in REPLAN_TIME_KEYS:
+            val = plan.meta.get(key)
+            if isinstance(val, int | float) and not isinstance(val, bool):
                 m.gauge(
-                    "twin_ingest_lag_seconds",
-                    "newest entry: Redis write time minus the newest PLC source timestamp in it",
-                    max(0.0, newest - src),
+                    "twin_replan_last_duration_seconds",
+                    f"re-plan time of the current plan (meta.{key})",
+                    float(val),
                 )
-        if info["first_id"] and info["last_id"]:
-            span = (id_ms(info["last_id"]) - id_ms(info["first_id"])) / 1000.0
-            m.gauge("twin_history_span_seconds", "time covered by the change stream now", span)
-
-    def tags() -> None:
-        counts = store.quality_counts()
-        m.add(
-            "twin_tags",
-            "gauge",
-            "live tags by quality (missing: no value yet)",
-            [({"quality": q}, float(n)) for q, n in sorted(counts.items())],
-        )
-        m.gauge("twin_stale_tags", "live tags marked stale", float(counts.get("stale", 0)))
-
-    def plans() -> None:
-        v = store.current_plan_version()
-        m.gauge("twin_plan_current_version", "current plan version (0: none)", float(v or 0))
-        if v:
-            plan = store.get_plan(v)
-            m.gauge(
-                "twin_replan_last_timestamp_seconds", "creation time of the current plan", plan.created_at
-            )
-            for key in REPLAN_TIME_KEYS:
-                val = plan.meta.get(key)
-                if isinstance(val, int | float) and not isinstance(val, bool):
-                    m.gauge(
-                        "twin_replan_last_duration_seconds",
-                        f"re-plan time of the current plan (meta.{key})",
-                        float(val),
-                    )
-                    break
-        m.gauge(
-            "twin_writeback_enabled",
-            "1 if write-back to the PLCs is enabled",
-            float(store.writeback_enabled()),
-        )
-
-    for what, fn in (("stream", stream), ("tags", tags), ("plans", plans)):
-        _guard(m, what, fn)
-    return m.text()
+                break
+    m.gauge(
+        "twin_writeback_enabled",
+        "1 if write-back to the PLCs is enabled",
+        float(store.writeback_enabled()),
+    )
 
 
 @router.get(

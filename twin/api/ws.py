@@ -29,10 +29,10 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from twin.api.auth import Role
 from twin.api.deps import ApiContext, authenticate
 from twin.api.errors import ApiError
-from twin.api.streams import id_key
+from twin.changes import Change
 from twin.errors import StoreError, TwinError
 from twin.store import TwinStore
-from twin.store.keys import Change
+from twin.store.streamids import FIRST_ID, exclusive, full_id, is_valid_id, parse_id
 
 log = logging.getLogger("twin.api.ws")
 router = APIRouter(tags=["live"])
@@ -56,7 +56,7 @@ class Entry:
 
     def __init__(self, sid: str, src: str, changes: Sequence[Change]) -> None:
         self.id = sid
-        self.key = id_key(sid)
+        self.key = parse_id(sid)
         self.src = src
         self.changes = changes
 
@@ -147,7 +147,7 @@ class ChangeHub:
                 return
             self._loop = asyncio.get_running_loop()
             info = self.store.change_stream_info()
-            cursor = info["last_id"] or "0-0"
+            cursor = info["last_id"] or FIRST_ID
             self._stop.clear()
             self._thread = threading.Thread(target=self._run, args=(cursor,), name="twin-ws-hub", daemon=True)
             self._thread.start()
@@ -257,7 +257,7 @@ async def changes_feed(ws: WebSocket) -> None:
             ctx.store, ws.query_params.get("line"), ws.query_params.get("station"), ws.query_params.get("tag")
         )
         after = ws.query_params.get("after")
-        if after is not None and after not in ("$", "") and not _valid_id(after):
+        if after is not None and after not in ("$", "") and not is_valid_id(after):
             raise ApiError(
                 422, f"after must be a stream id like 1700000000000-0, got {after!r}", field="after"
             )
@@ -305,11 +305,6 @@ async def changes_feed(ws: WebSocket) -> None:
             await watcher
 
 
-def _valid_id(text: str) -> bool:
-    ms, sep, seq = text.partition("-")
-    return ms.isdigit() and len(ms) <= 19 and (not sep or (seq.isdigit() and len(seq) <= 19))
-
-
 async def _serve(
     ctx: ApiContext,
     ws: WebSocket,
@@ -325,12 +320,12 @@ async def _serve(
     last_sent: tuple[int, int]
     last_id: str
     if after in (None, "", "$"):
-        last_id = info["last_id"] or "0-0"
+        last_id = info["last_id"] or FIRST_ID
     else:
         assert after is not None
-        last_id = after if "-" in after else f"{after}-0"
-        first, newest = info["first_id"], info["last_id"] or "0-0"
-        if id_key(last_id) > id_key(newest):  # e.g. an id from before a Redis reset: nothing to skip
+        last_id = full_id(after)
+        first, newest = info["first_id"], info["last_id"] or FIRST_ID
+        if parse_id(last_id) > parse_id(newest):  # e.g. an id from before a Redis reset: nothing to skip
             await ws.send_text(
                 json.dumps(
                     {
@@ -343,7 +338,8 @@ async def _serve(
                 )
             )
             last_id = newest
-        if first is not None and id_key(first) > id_key(last_id) and info["length"] >= 0.9 * info["maxlen"]:
+        trimmed = first is not None and parse_id(first) > parse_id(last_id)
+        if trimmed and info["length"] >= 0.9 * info["maxlen"]:
             await ws.send_text(
                 json.dumps(
                     {
@@ -357,11 +353,11 @@ async def _serve(
     await ws.send_text(
         json.dumps({"type": "hello", "user": who, "after": last_id, "last_id": info["last_id"]})
     )
-    last_sent = id_key(last_id)
+    last_sent = parse_id(last_id)
     # catch up from the stream (only when resuming)
     if after not in (None, "", "$"):
         while not closed.is_set():
-            batch = await anyio.to_thread.run_sync(store.change_range, f"({last_id}", "+", 500)
+            batch = await anyio.to_thread.run_sync(store.change_range, exclusive(last_id), "+", 500)
             if not batch:
                 break
             for sid, src, changes in batch:

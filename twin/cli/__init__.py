@@ -15,6 +15,16 @@ import typer
 from twin.cli.common import Settings, err_console, fail
 from twin.errors import ConfigError, TwinError
 
+__all__ = [
+    "COMMAND_MODULES",
+    "GLOBAL_OPTIONS",
+    "app",
+    "bench_app",
+    "hoist_global_options",
+    "main",
+    "usage_error_line",
+]
+
 app = typer.Typer(
     name="twin",
     help="sdf-twin: digital twin of a software-defined factory.",
@@ -25,10 +35,11 @@ app = typer.Typer(
 bench_app = typer.Typer(help="Benchmarks that print JSON and compare against a baseline in the same run.")
 app.add_typer(bench_app, name="bench")
 
-#: Command modules, imported for their registrations. Optional ones may be missing while being built.
+#: Command modules, imported for their registrations (a broken import fails the whole CLI, loudly).
 COMMAND_MODULES = (
     "twin.cli.core",  # load, status, graph, plant generate
-    "twin.cli.demo",  # demo, sim
+    "twin.cli.demo",  # demo
+    "twin.cli.sim",  # sim
     "twin.cli.adapt",  # adapt, bench ingest
     "twin.cli.solve",  # schedule solve
     "twin.cli.plan",  # demand, replan, plan show/diff, replanner, bench replan
@@ -64,11 +75,7 @@ def root(
 
 
 for _mod in COMMAND_MODULES:
-    try:
-        importlib.import_module(_mod)
-    except ModuleNotFoundError as exc:  # a command group not built yet
-        if exc.name != _mod:
-            raise
+    importlib.import_module(_mod)
 
 
 #: Root options that every command accepts anywhere on the line (``twin status --redis-url URL``).
@@ -78,7 +85,7 @@ GLOBAL_OPTIONS = {"--redis-url": True, "--plant": True, "--verbose": False, "-v"
 def hoist_global_options(argv: list[str]) -> list[str]:
     """Move root options given after a subcommand to the front, where click expects them.
 
-    DESIGN.md promises that *all* commands take ``--redis-url``; click only parses a group's options before
+    Every command takes ``--redis-url``; click only parses a group's options before
     the subcommand, so ``twin status --json --redis-url URL`` is rewritten to
     ``twin --redis-url URL status --json``. Everything after ``--`` is left alone.
     """

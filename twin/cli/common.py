@@ -113,18 +113,19 @@ def start_viewer(
 ) -> Callable[[], None] | None:
     """Start the web viewer (``viz.web``, a child process) on ``host:port``; returns its stop function.
 
-    The viewer is optional: when it cannot start (port taken, renderer missing) ``note`` says why, in one
-    line, and ``None`` is returned so that the API or the demo still runs. It is imported here because the
-    CLI is the composition root, and late because it is heavy.
+    The viewer is optional at run time: when it cannot start (port taken, renderer missing) ``note`` says
+    why, in one line, and ``None`` is returned so that the API or the demo still runs. It is imported here
+    because the CLI is the composition root, and late because it is heavy.
     """
+    from viz.errors import VizError
+    from viz.web import start_web_viewer
+
     if not port_free(host, port):
         note(f"port {port} is in use; web viewer not started")
         return None
     try:
-        from viz.web import start_web_viewer
-
         handle = start_web_viewer(store, host=host, port=port)
-    except Exception as exc:  # ImportError or WebViewerError: the rest must still come up
+    except (VizError, OSError) as exc:  # it did not come up in time, or could not be run: the rest still runs
         note(f"web viewer did not start: {exc}")
         return None
     return handle.stop

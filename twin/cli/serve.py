@@ -11,6 +11,8 @@ import typer
 from twin.cli import app, bench_app
 from twin.cli.common import console, err_console, fail, open_store, print_json, settings, start_viewer
 
+__all__ = ["ENV_TOKENS", "ENV_TOKENS_FILE", "api_settings", "bench_api", "serve", "token_app", "token_new"]
+
 token_app = typer.Typer(help="API tokens: make one and the line for the tokens file.")
 app.add_typer(token_app, name="token")
 
@@ -125,11 +127,8 @@ def serve(
 
 def _writeback(store: Any) -> Any:
     """The adapters' plan writer (imported here: the CLI is the composition root)."""
-    try:
-        from adapters.opcua.writeback import PlanWriter
-    except ImportError as exc:
-        err_console.print(f"note: no OPC UA write-back ({exc})", highlight=False)
-        return None
+    from adapters.opcua.writeback import PlanWriter
+
     return PlanWriter(store.plant(), store, None, actor="api")
 
 
