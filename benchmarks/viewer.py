@@ -24,6 +24,8 @@ from twin.model import Plant, StationState
 from twin.store import TwinStore
 from viz import use_offscreen
 
+__all__ = ["SIZES", "bench_plant", "bench_size", "run_viewer_bench"]
+
 #: (lines, stations per line) of the benchmarked plants.
 SIZES: tuple[tuple[int, int], ...] = ((2, 10), (10, 20), (40, 50))
 _STATES = [s.value for s in StationState]

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import sys
 
+__all__ = ["OFFSCREEN_WINDOW", "use_offscreen"]
+
 #: The software OpenGL window class that needs no display (Debian package ``libosmesa6``).
 OFFSCREEN_WINDOW = "vtkOSOpenGLRenderWindow"
 

@@ -16,6 +16,8 @@ from twin.store import TwinStore
 from viz.errors import NoDisplayError, VizError
 from viz.live import describe
 
+__all__ = ["NOTHING_PICKED", "POLL_MS", "DesktopView", "has_display", "run_desktop"]
+
 #: How often the window polls the change stream.
 POLL_MS = 250
 #: The pick panel's text before a station is clicked.
@@ -55,10 +57,8 @@ class DesktopView:
                 "no display to open a window on (DISPLAY is not set): run `twin view` on a desktop"
                 f"{hint}, or use `twin snapshot --out FILE.png` or the web viewer of `twin serve`"
             )
-        try:
-            import pyvista as pv
-        except ImportError as exc:  # pragma: no cover - a broken install
-            raise VizError(f"pyvista is not installed: {exc}") from exc
+        import pyvista as pv  # late: `twin view` without a display fails fast, before loading vtk
+
         from viz.live import ChangeFollower
         from viz.scene import PlantScene
 

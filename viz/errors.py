@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+__all__ = ["NoDisplayError", "RenderError", "VizError", "WebViewerError"]
+
 
 class VizError(Exception):
     """Base of every error raised by the ``viz`` package."""

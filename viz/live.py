@@ -19,6 +19,8 @@ from twin.model import PROCESSING_TYPES, EquipmentType, Plant, StationState
 from twin.store import Change, TwinStore
 from viz.palette import NOT_LIVE, parse_state
 
+__all__ = ["THROUGHPUT_WINDOW_S", "ChangeFollower", "LineStats", "LiveState", "describe"]
+
 #: How far back throughput is measured (and history seeded from the stream at start).
 THROUGHPUT_WINDOW_S = 600.0
 #: Shortest span of samples a throughput figure is computed from.

@@ -25,10 +25,27 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-
 from twin.model import StationState
+
+__all__ = [
+    "AGV_PATH_RGB",
+    "CONVEYOR_RGB",
+    "FILL_RGB",
+    "FLOOR_RGB",
+    "GRID_RGB",
+    "MODEL_RGB",
+    "NOT_LIVE",
+    "RGB",
+    "STALE_RGB",
+    "STATE_RGB",
+    "TEXT_RGB",
+    "UNKNOWN_MODEL_RGB",
+    "hex_color",
+    "legend_entries",
+    "model_rgb",
+    "parse_state",
+    "state_rgb",
+]
 
 RGB = tuple[int, int, int]
 
@@ -115,8 +132,3 @@ def legend_entries() -> list[tuple[str, RGB]]:
         StationState.OFF,
     ]
     return [*((s.value, STATE_RGB[s]) for s in order), ("stale / no data", STALE_RGB)]
-
-
-def rgb_array(colors: list[RGB]) -> npt.NDArray[np.uint8]:
-    """An ``(n, 3)`` uint8 array of colours."""
-    return np.asarray(colors, dtype=np.uint8).reshape(-1, 3)

@@ -18,6 +18,8 @@ from viz import use_offscreen
 from viz.errors import RenderError, VizError
 from viz.palette import hex_color, legend_entries, state_rgb
 
+__all__ = ["OffscreenView", "Snapshot", "grab_image", "open_offscreen", "take_snapshot", "write_html_report"]
+
 
 @dataclass
 class Snapshot:
@@ -33,12 +35,12 @@ class Snapshot:
 def open_offscreen(width: int, height: int):  # type: ignore[no-untyped-def]
     """An offscreen pyvista plotter (OSMesa), translating a missing OpenGL library into RenderError."""
     use_offscreen()
-    try:
-        import pyvista as pv
+    import pyvista as pv
 
-        pv.global_theme.multi_samples = 0
+    pv.global_theme.multi_samples = 0
+    try:
         return pv.Plotter(off_screen=True, window_size=[width, height])
-    except (ImportError, OSError, RuntimeError) as exc:
+    except (OSError, RuntimeError) as exc:
         raise RenderError(
             f"cannot render offscreen ({exc}): install OSMesa (Debian: apt-get install libosmesa6)"
         ) from exc

@@ -39,6 +39,8 @@ from twin.embedded import free_port, stop_process
 from twin.store import TwinStore
 from viz.errors import WebViewerError
 
+__all__ = ["URL_ENV", "WebViewer", "build_app", "main", "start_web_viewer", "store_url"]
+
 #: Environment variable the child reads its Redis URL from (not on the command line: it may hold a password).
 URL_ENV = "SDF_TWIN_VIEWER_REDIS_URL"
 #: Vue style of a state chip in the side panel.
@@ -184,28 +186,47 @@ def build_app(
     server: Any, store: TwinStore, *, line: str | None = None, parent_pid: int | None = None
 ) -> Any:
     """Lay out the trame app on ``server`` and start following the twin; returns the scene."""
-    from trame.ui.vuetify3 import SinglePageWithDrawerLayout
-    from trame.widgets import html
-    from trame.widgets import vtk as vtk_widgets
-    from trame.widgets import vuetify3 as v3
+    app = _ViewerApp(server, store, line=line, parent_pid=parent_pid)
+    app.lay_out()
+    server.controller.on_server_bind.add(app.bind_routes)
+    server.controller.on_server_ready.add(app.start_following)
+    return app.scene
 
-    from viz.live import ChangeFollower, describe
-    from viz.palette import hex_color, state_rgb
-    from viz.scene import PlantScene
-    from viz.snapshot import open_offscreen
 
-    state, ctrl = server.state, server.controller
-    follower = ChangeFollower(store)
-    live = follower.bootstrap()
-    plant = store.plant()
-    plotter = open_offscreen(1280, 720)
-    scene = PlantScene(plant, plotter, line=line)
-    scene.apply(live, live.take_dirty())
-    plotter.render()
+class _ViewerApp:
+    """The viewer process's app: the offscreen scene, the side panel's state, the loop following the twin."""
 
-    def panel() -> list[dict[str, Any]]:
+    def __init__(self, server: Any, store: TwinStore, *, line: str | None, parent_pid: int | None) -> None:
+        from viz.live import ChangeFollower
+        from viz.scene import PlantScene
+        from viz.snapshot import open_offscreen
+
+        self.server = server
+        self.parent_pid = parent_pid
+        self.follower = ChangeFollower(store)
+        self.live = self.follower.bootstrap()
+        self.plant = store.plant()
+        self.plotter = open_offscreen(1280, 720)
+        self.scene = PlantScene(self.plant, self.plotter, line=line)
+        self.scene.apply(self.live, self.live.take_dirty())
+        self.plotter.render()
+        self.title = f"sdf-twin: {self.plant.name or self.plant.id}"
+        self._tasks: list[asyncio.Task[None]] = []  # keep a reference: the loop holds tasks only weakly
+        state = server.state
+        state.lines = self.panel()
+        state.selected = None
+        state.details = self.details(None)
+        state.plan_label = self.plan_label()
+        state.trame__title = self.title
+
+    # ------------------------------------------------------------------ side panel
+    def panel(self) -> list[dict[str, Any]]:
+        """Lines and their stations with each one's state and state colour."""
+        from viz.palette import hex_color, state_rgb
+
+        live = self.live
         out = []
-        for ln in scene.lines:
+        for ln in self.scene.lines:
             rows = []
             for e in ln.equipment:
                 rows.append(
@@ -218,98 +239,105 @@ def build_app(
             out.append({"id": ln.id, "kind": ln.kind.value, "stations": rows})
         return out
 
-    def details(eq_id: str | None) -> str:
-        if not eq_id or eq_id not in live.values:
+    def details(self, eq_id: str | None) -> str:
+        """The text under the list: the selected station's live tags."""
+        from viz.live import describe
+
+        if not eq_id or eq_id not in self.live.values:
             return "Click a station in the list for its live tags."
-        return describe(live, eq_id)
+        return describe(self.live, eq_id)
 
-    state.lines = panel()
-    state.selected = None
-    state.details = details(None)
-    state.plan_label = f"plan v{live.plan_version}" if live.plan_version is not None else "no plan yet"
-    state.trame__title = f"sdf-twin: {plant.name or plant.id}"
+    def plan_label(self) -> str:
+        """The toolbar's plan version."""
+        return f"plan v{self.live.plan_version}" if self.live.plan_version is not None else "no plan yet"
 
-    def select(eq_id: str) -> None:
-        state.selected = eq_id
-        state.details = details(eq_id)
+    def select(self, eq_id: str) -> None:
+        """A click on a station in the list."""
+        self.server.state.selected = eq_id
+        self.server.state.details = self.details(eq_id)
 
-    with SinglePageWithDrawerLayout(server, full_height=True) as layout:
-        layout.title.set_text(f"sdf-twin: {plant.name or plant.id}")
-        with layout.toolbar:
-            v3.VSpacer()
-            html.Span("{{ plan_label }}", classes="mr-4 text-body-1")
-        with layout.drawer as drawer:
-            drawer.width = 300
-            with html.Div(classes="pa-2", style="font-size: 13px"):
-                with html.Div(v_for="ln in lines", key="ln.id", classes="mb-2"):
-                    html.Div("{{ ln.id }} ({{ ln.kind }})", classes="font-weight-bold")
-                    with html.Div(
-                        v_for="st in ln.stations", key="st.id", classes="d-flex align-center",
-                        style="cursor: pointer", click=(select, "[st.id]"),
-                    ):  # fmt: skip
-                        html.Span(
-                            style=(CHIP_STYLE,),
-                        )  # fmt: skip
-                        html.Span("{{ st.id }}", classes="mr-2", style="min-width: 90px")
-                        html.Span("{{ st.state }}", style="color: #555")
-                html.Pre("{{ details }}", style="font-size: 11px; white-space: pre-wrap", classes="mt-2")
-        with layout.content, v3.VContainer(fluid=True, classes="pa-0 fill-height"):
-            view = vtk_widgets.VtkRemoteView(
-                plotter.render_window, ref="view", interactive_ratio=1, still_quality=92
-            )
-            ctrl.view_update = view.update
+    def lay_out(self) -> None:
+        """The page: a toolbar with the plan version, the station list in a drawer, the remote view."""
+        from trame.ui.vuetify3 import SinglePageWithDrawerLayout
+        from trame.widgets import html
+        from trame.widgets import vtk as vtk_widgets
+        from trame.widgets import vuetify3 as v3
 
-    def _bind(wslink_server: Any) -> None:
+        with SinglePageWithDrawerLayout(self.server, full_height=True) as layout:
+            layout.title.set_text(self.title)
+            with layout.toolbar:
+                v3.VSpacer()
+                html.Span("{{ plan_label }}", classes="mr-4 text-body-1")
+            with layout.drawer as drawer:
+                drawer.width = 300
+                with html.Div(classes="pa-2", style="font-size: 13px"):
+                    with html.Div(v_for="ln in lines", key="ln.id", classes="mb-2"):
+                        html.Div("{{ ln.id }} ({{ ln.kind }})", classes="font-weight-bold")
+                        with html.Div(
+                            v_for="st in ln.stations", key="st.id", classes="d-flex align-center",
+                            style="cursor: pointer", click=(self.select, "[st.id]"),
+                        ):  # fmt: skip
+                            html.Span(style=(CHIP_STYLE,))
+                            html.Span("{{ st.id }}", classes="mr-2", style="min-width: 90px")
+                            html.Span("{{ st.state }}", style="color: #555")
+                    html.Pre("{{ details }}", style="font-size: 11px; white-space: pre-wrap", classes="mt-2")
+            with layout.content, v3.VContainer(fluid=True, classes="pa-0 fill-height"):
+                view = vtk_widgets.VtkRemoteView(
+                    self.plotter.render_window, ref="view", interactive_ratio=1, still_quality=92
+                )
+                self.server.controller.view_update = view.update
+
+    # ------------------------------------------------------------------ serving
+    def bind_routes(self, wslink_server: Any) -> None:
+        """``GET /positions``: where each piece of equipment is in the served image."""
         from aiohttp import web
 
         async def positions(_request: Any) -> Any:
-            w, h = plotter.window_size
-            body = {"width": w, "height": h, "stations": {k: scene.project(k) for k in scene.slots}}
+            w, h = self.plotter.window_size
+            body = {"width": w, "height": h, "stations": {k: self.scene.project(k) for k in self.scene.slots}}
             return web.json_response(body)
 
         wslink_server.app.router.add_get("/positions", positions)
 
-    async def follow() -> None:
+    def start_following(self, **_: Any) -> None:
+        """Once the server runs: start :meth:`follow` on its event loop."""
+        self._tasks.append(asyncio.get_event_loop().create_task(self.follow()))
+
+    async def follow(self) -> None:
+        """Follow the change stream: apply changes, push frames (at most MAX_FPS), refresh the panel."""
+        ctrl = self.server.controller
         panel_at = frame_at = 0.0
         while True:
             # At most MAX_FPS frames: under a flood of changes, batch them instead of rendering each.
             await asyncio.sleep(max(0.0, 1.0 / MAX_FPS - (time.monotonic() - frame_at)))
-            try:
-                await asyncio.to_thread(follower.poll, POLL_BLOCK_MS)
-            except Exception as exc:
-                print(f"viewer: reading the twin failed: {exc}", file=sys.stderr, flush=True)
-                await asyncio.sleep(1.0)
-            if parent_pid and not _pid_alive(parent_pid):
-                print("viewer: parent process gone, exiting", file=sys.stderr, flush=True)
-                os._exit(0)
-            dirty = live.take_dirty()
-            moving = scene.animating  # travelling cars: keep pushing frames until they arrive
-            scene.apply(live, dirty)
+            await self._poll()
+            dirty = self.live.take_dirty()
+            moving = self.scene.animating  # travelling cars: keep pushing frames until they arrive
+            self.scene.apply(self.live, dirty)
             if dirty or moving:
                 ctrl.view_update()
                 frame_at = time.monotonic()
             now = time.monotonic()
             if now - panel_at >= PANEL_EVERY_S:
                 panel_at = now
-                with state:
-                    state.lines = panel()
-                    state.plan_label = (
-                        f"plan v{live.plan_version}" if live.plan_version is not None else "no plan yet"
-                    )
+                with self.server.state as state:
+                    state.lines = self.panel()
+                    state.plan_label = self.plan_label()
                     if state.selected:
-                        state.details = details(state.selected)
+                        state.details = self.details(state.selected)
                 if not dirty:
                     ctrl.view_update()  # the HUD clock and throughput move even without state changes
 
-    tasks: list[asyncio.Task[None]] = []  # keep a reference: the loop holds tasks only weakly
-
-    def _ready(**_: Any) -> None:
-        tasks.append(asyncio.get_event_loop().create_task(follow()))
-
-    ctrl.on_server_bind.add(_bind)
-    ctrl.on_server_ready.add(_ready)
-
-    return scene
+    async def _poll(self) -> None:
+        """Read new changes (a failure is logged and retried); exit the process once its parent is gone."""
+        try:
+            await asyncio.to_thread(self.follower.poll, POLL_BLOCK_MS)
+        except Exception as exc:
+            print(f"viewer: reading the twin failed: {exc}", file=sys.stderr, flush=True)
+            await asyncio.sleep(1.0)
+        if self.parent_pid and not _pid_alive(self.parent_pid):
+            print("viewer: parent process gone, exiting", file=sys.stderr, flush=True)
+            os._exit(0)
 
 
 def _pid_alive(pid: int) -> bool:

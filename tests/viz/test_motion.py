@@ -33,8 +33,8 @@ def _start(store: TwinStore, plant: Plant) -> None:
 
 
 def test_a_finished_car_travels_to_the_next_station_and_arrives(store: TwinStore, mini_plant: Plant) -> None:
-    from viz.scene import CAR_SIZE, TRAVEL_FRAMES
     from viz.snapshot import OffscreenView
+    from viz.travellers import CAR_SIZE, TRAVEL_FRAMES
 
     _start(store, mini_plant)
     with OffscreenView(store, width=800, height=480) as view:

@@ -64,8 +64,8 @@ def test_snapshot_file_shows_fault_and_stale(store: TwinStore, mini_plant: Plant
 
 
 def test_live_follower_hud_and_markers(store: TwinStore, mini_plant: Plant) -> None:
+    from viz.hud import hud_text
     from viz.live import ChangeFollower
-    from viz.scene import hud_text
     from viz.snapshot import OffscreenView
 
     t = time.time()

@@ -20,6 +20,8 @@ from twin.store import TwinStore
 if TYPE_CHECKING:
     from twin.model import Plant
 
+__all__ = ["bench_viewer", "snapshot", "view"]
+
 
 @contextmanager
 def _viz_errors() -> Iterator[None]:
