@@ -29,8 +29,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from twin.changes import Change
 from twin.model import PROCESSING_TYPES, LineKind, Plant, StationState
-from twin.store.keys import Change
 
 _STATES = list(StationState)
 _BY_NAME = {s.value.lower(): s.value for s in StationState}

@@ -25,8 +25,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
+from twin.changes import ChangeLike
 from twin.errors import StoreUnavailableError
-from twin.store.keys import ChangeLike
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ from asyncua.common.subscription import Subscription
 
 from adapters.opcua.fastpath import FastDataChange
 from adapters.opcua.mapping import BAD, ResolvedTag, make_checker
+from twin.changes import Change, ChangeLike
 from twin.errors import StoreError
-from twin.store.keys import Change, ChangeLike
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ from asyncua import ua
 
 from adapters.opcua.ingest import IngestSink
 from adapters.opcua.mapping import ResolvedTag, TagBinding
+from twin.changes import Change, ChangeLike
 from twin.errors import StoreUnavailableError
 from twin.model import TagDef, TagType
-from twin.store.keys import Change, ChangeLike
 
 
 class FlakyWriter:

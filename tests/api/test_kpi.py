@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import MINI_PLANT
+from twin.changes import Change
 from twin.config import load_plant
 from twin.kpi import compute_kpis, counter_increase, ideal_cycles, state_durations, state_name
 from twin.model import Plant
-from twin.store.keys import Change
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,11 @@ import pytest
 
 from adapters.opcua.buffer import OutageBuffer
 from tests.conftest import MINI_PLANT
+from twin.changes import Change
 from twin.config import load_plant
 from twin.embedded import EmbeddedRedis
 from twin.errors import StoreUnavailableError
-from twin.store import AsyncTwinStore, Change, TwinStore
+from twin.store import AsyncTwinStore, TwinStore
 
 pytestmark = pytest.mark.timeout(120)
 

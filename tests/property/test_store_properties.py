@@ -16,12 +16,13 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from tests.conftest import MINI_PLANT
+from twin.changes import Change
 from twin.config import load_plant
 from twin.embedded import EmbeddedRedis
 from twin.errors import NotFoundError, ValidationError
 from twin.model import Plan, PlanAssignment
-from twin.store import Change, TwinStore
-from twin.store.keys import decode_changes, decode_value, encode_changes, encode_value
+from twin.store import TwinStore
+from twin.store.encoding import decode_changes, decode_value, encode_changes, encode_value
 
 FAST = settings(max_examples=200, deadline=None)
 WITH_REDIS = settings(

@@ -8,8 +8,14 @@ from typing import Any
 
 import pytest
 
-from twin.store.aio import _encode_change_fast, pack_live_writes
-from twin.store.keys import encode_change, encode_changes, encode_value, join_change_elements
+from twin.store.aio import pack_live_writes
+from twin.store.encoding import (
+    encode_change,
+    encode_change_fast,
+    encode_changes,
+    encode_value,
+    join_change_elements,
+)
 
 NOW = 1_763_790_000.123456
 VALUES: list[Any] = [
@@ -33,7 +39,7 @@ VALUES: list[Any] = [
 @pytest.mark.parametrize("quality", ["good", "uncertain", "bad", "stale"])
 def test_fast_encoding_is_the_json_encoding(value: Any, quality: str) -> None:
     ts = 1_763_789_999.5
-    fast = _encode_change_fast("L1-WELD", "power_kw", value, quality, ts, repr(NOW))
+    fast = encode_change_fast("L1-WELD", "power_kw", value, quality, ts, repr(NOW))
     assert fast is not None
     field, element = fast
     finite = not (isinstance(value, float) and not math.isfinite(value))
@@ -59,7 +65,7 @@ def test_fast_encoding_is_the_json_encoding(value: Any, quality: str) -> None:
     ],
 )
 def test_anything_unusual_is_left_to_json(value: Any, quality: str, tag: str, ts: Any) -> None:
-    assert _encode_change_fast("E", tag, value, quality, ts, repr(NOW)) is None
+    assert encode_change_fast("E", tag, value, quality, ts, repr(NOW)) is None
 
 
 def test_packed_script_call_is_valid_resp() -> None:

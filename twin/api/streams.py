@@ -1,27 +1,16 @@
-"""Helpers over the change stream for history, retention and metrics (ids are ``<ms>-<seq>``)."""
+"""Write rate and retention of the change stream, for the history API and the metrics endpoint.
+
+Stream ids are read with :mod:`twin.store.streamids` (the one place that knows their format).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from twin.store import TwinStore
+from twin.store.streamids import id_at, id_ms
 
-
-def id_ms(stream_id: str) -> int:
-    """Milliseconds part of a stream id."""
-    return int(stream_id.split("-", 1)[0])
-
-
-def id_key(stream_id: str) -> tuple[int, int]:
-    """A stream id as a sortable tuple."""
-    ms, _, seq = stream_id.partition("-")
-    return int(ms), int(seq or 0)
-
-
-def ts_to_id(ts: float, *, end: bool = False) -> str:
-    """The first (or, with ``end``, last) possible stream id at a time in seconds."""
-    ms = max(0, int(ts * 1000))
-    return f"{ms}-{2**64 - 1}" if end else f"{ms}-0"
+__all__ = ["recent_rate", "retention"]
 
 
 def recent_rate(store: TwinStore, now: float, window_s: float = 60.0, cap: int = 5_000) -> dict[str, float]:
@@ -29,7 +18,7 @@ def recent_rate(store: TwinStore, now: float, window_s: float = 60.0, cap: int =
 
     Reads at most ``cap`` newest entries (so a very fast stream is measured over a shorter span).
     """
-    entries = store.change_range_rev("+", ts_to_id(now - window_s), count=cap)
+    entries = store.change_range_rev("+", id_at(now - window_s), count=cap)
     if not entries:
         return {"entries_per_s": 0.0, "changes_per_s": 0.0, "span_s": 0.0}
     oldest_ms = id_ms(entries[-1][0])

@@ -3,56 +3,29 @@
 from __future__ import annotations
 
 import hashlib
-import json
-import math
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import redis.asyncio as aredis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, RedisError, ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import NoScriptError, ResponseError
 
-from twin.errors import NotFoundError, StoreError, StoreUnavailableError
+from twin.changes import ChangeLike
 from twin.store.cluster import async_cluster_client, is_cluster_url
-from twin.store.keys import Change, ChangeLike, Keys, decode_changes, encode_change, join_change_elements
-from twin.store.sync import DEFAULT_STREAM_MAXLEN
+from twin.store.commands import (
+    AUDIT_MAXLEN,
+    DEFAULT_STREAM_MAXLEN,
+    ChangeEntry,
+    audit_fields,
+    decode_xread,
+    queue_live_writes,
+    writeback_enabled,
+)
+from twin.store.encoding import encode_batch
+from twin.store.errors import translate_errors
+from twin.store.keys import Keys
 
-_QUALITIES = frozenset({"good", "uncertain", "bad", "stale"})
-_INF = math.inf
-_encode_str = json.encoder.encode_basestring_ascii
-
-
-def _encode_change_fast(
-    eq: str, tag: str, value: Any, quality: str, ts: float, now_r: str
-) -> tuple[str, str] | None:
-    """:func:`~twin.store.keys.encode_change` built without ``json.dumps``, for the common value types.
-
-    Exactly its output (``now_r`` is ``repr`` of its ``server_ts``); ``None`` for anything else (the
-    caller then uses :func:`~twin.store.keys.encode_change`).
-    ``eq`` is a known equipment id (the config's pattern: nothing to escape); ``tag`` is checked here.
-    """
-    t = type(value)
-    if t is float:
-        if value != value or value == _INF or value == -_INF:
-            v, quality = "null", "bad"
-        else:
-            v = repr(value)
-    elif t is int:
-        v = repr(value)
-    elif t is str:
-        v = _encode_str(value)
-    elif value is None:
-        v = "null"
-    else:
-        return None
-    if quality not in _QUALITIES or (type(ts) is not float and type(ts) is not int):
-        return None
-    if not (tag.isidentifier() and tag.isascii()):
-        return None
-    ts_r = repr(ts)
-    return f'[{v},"{quality}",{ts_r},{now_r}]', f'["{eq}","{tag}",{v},"{quality}",{ts_r}]'
+__all__ = ["WRITE_SCRIPT", "WRITE_SCRIPT_SHA", "AsyncTwinStore", "pack_live_writes"]
 
 
 #: Writes one batch atomically, answering once: ``HSET`` per key, then the change-stream ``XADD``.
@@ -152,28 +125,8 @@ class AsyncTwinStore:
         """
         if not changes:
             return ""
-        now = time.time()
-        stamp = f"{now:.6f}"
-        now_r = repr(now)
-        per_key: dict[str, dict[str, str]] = {}
-        elements: list[str] = []
-        for eq, tag, value, quality, ts in changes:
-            try:
-                key = self._live_key[eq]
-            except KeyError:
-                raise NotFoundError(f"unknown equipment {eq!r}") from None
-            fast = _encode_change_fast(eq, tag, value, quality, ts, now_r)
-            if fast is not None:
-                field, element = fast
-            else:  # lists, booleans, odd tags: json does it (same output)
-                field, element = encode_change(eq, tag, value, quality, ts, now)
-            fields = per_key.get(key)
-            if fields is None:
-                fields = per_key[key] = {"_updated": stamp}
-            fields[tag] = field
-            elements.append(element)
-        data = join_change_elements(elements)
-        try:
+        per_key, data = encode_batch(changes, self._live_key, time.time())
+        with translate_errors("writing live state"):
             args = (per_key, self.keys.changes, self.stream_maxlen, source, data)
             packed = self._packable and pack_live_writes(*args)
             if packed:
@@ -182,16 +135,8 @@ class AsyncTwinStore:
                 except NoScriptError:  # a restarted or flushed Redis forgot the script: EVAL loads it again
                     return str(await self._send_packed(pack_live_writes(*args, script=WRITE_SCRIPT) or b""))
             pipe = self.client.pipeline(transaction=False)
-            for key, mapping in per_key.items():
-                pipe.hset(key, mapping=mapping)
-            pipe.xadd(
-                self.keys.changes, {"src": source, "d": data}, maxlen=self.stream_maxlen, approximate=True
-            )
+            queue_live_writes(pipe, *args)
             res = await pipe.execute()
-        except (RedisConnectionError, RedisTimeoutError) as exc:
-            raise StoreUnavailableError(f"Redis unreachable while writing live state: {exc}") from exc
-        except RedisError as exc:
-            raise StoreError(f"Redis error while writing live state: {exc}") from exc
         return str(res[-1])
 
     async def _send_packed(self, payload: bytes) -> Any:
@@ -211,42 +156,22 @@ class AsyncTwinStore:
 
     async def read_changes(
         self, after: str = "$", count: int = 1000, block_ms: int | None = None
-    ) -> list[tuple[str, str, list[Change]]]:
+    ) -> list[ChangeEntry]:
         """Change-stream entries after ``after``: ``(id, source, changes)``."""
-        try:
-            res = await self.client.xread({self.keys.changes: after}, count=count, block=block_ms)
-        except (RedisConnectionError, RedisTimeoutError) as exc:
-            raise StoreUnavailableError(f"Redis unreachable while reading changes: {exc}") from exc
-        except RedisError as exc:
-            raise StoreError(f"Redis error while reading changes: {exc}") from exc
-        return [
-            (sid, f.get("src", ""), decode_changes(f["d"])) for _s, entries in res or [] for sid, f in entries
-        ]
+        with translate_errors("reading changes"):
+            return decode_xread(
+                await self.client.xread({self.keys.changes: after}, count=count, block=block_ms)
+            )
 
     async def writeback_enabled(self) -> bool:
-        """The global write-back kill switch."""
-        try:
-            return bool(await self.client.get(self.keys.writeback) != "off")
-        except RedisError as exc:
-            raise StoreError(f"Redis error while reading the write-back switch: {exc}") from exc
+        """The global write-back kill switch (``StoreUnavailableError`` if Redis is down, as sync)."""
+        with translate_errors("reading the write-back switch"):
+            return writeback_enabled(await self.client.get(self.keys.writeback))
 
     async def append_audit(
         self, actor: str, action: str, detail: dict[str, Any] | None = None, result: str = "ok"
     ) -> str:
         """Record who did what, when, and with which result."""
-        try:
-            sid = await self.client.xadd(
-                self.keys.audit,
-                {
-                    "actor": actor,
-                    "action": action,
-                    "detail": json.dumps(detail or {}, default=str),
-                    "result": result,
-                    "ts": f"{time.time():.3f}",
-                },
-                maxlen=100_000,
-                approximate=True,
-            )
-        except RedisError as exc:
-            raise StoreError(f"Redis error while writing the audit log: {exc}") from exc
-        return str(sid)
+        fields = audit_fields(actor, action, detail, result, time.time())
+        with translate_errors("writing the audit log"):
+            return str(await self.client.xadd(self.keys.audit, fields, maxlen=AUDIT_MAXLEN, approximate=True))

@@ -1,4 +1,4 @@
-"""Redis key layout of the twin, and the encoding of live values and change-stream entries.
+"""Redis key layout of the twin (the encoding of what the keys hold is :mod:`twin.store.encoding`).
 
 Every key of a plant carries the hash tag ``{<plant>}`` (graph, plans, demand, audit, change feed: what
 must change atomically shares a slot) or ``{<plant>:<line>}`` (a line's live hashes, so lines spread over
@@ -9,27 +9,12 @@ per node.
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+
+__all__ = ["SCHEMA_VERSION", "Keys"]
 
 #: Bumped when the key layout or encodings change; a store refuses data of another schema.
 SCHEMA_VERSION = 1
-
-
-class Change(NamedTuple):
-    """One value change on the hot path (a plain tuple: no validation cost per notification)."""
-
-    equipment: str
-    tag: str
-    value: Any
-    quality: str
-    source_ts: float
-
-
-#: What the write paths take: a :class:`Change` or the same five fields as a plain tuple.
-ChangeLike = Change | tuple[str, str, Any, str, float]
 
 
 @dataclass(frozen=True)
@@ -102,42 +87,3 @@ class Keys:
 
     def live_pattern(self) -> str:
         return f"sdf:{{{self.plant_id}:*}}:live:*"
-
-
-def encode_value(value: Any, quality: str, source_ts: float, server_ts: float) -> str:
-    """A live hash field: ``[value, quality, source_ts, server_ts]`` as compact JSON."""
-    return json.dumps([value, quality, source_ts, server_ts], separators=(",", ":"), allow_nan=False)
-
-
-def decode_value(raw: str | bytes) -> tuple[Any, str, float, float]:
-    """Inverse of :func:`encode_value`."""
-    v, q, ts, sts = json.loads(raw)
-    return v, str(q), float(ts), float(sts)
-
-
-def encode_change(
-    equipment: str, tag: str, value: Any, quality: str, source_ts: float, server_ts: float
-) -> tuple[str, str]:
-    """One change as ``(live hash field, change-stream element)``: :func:`encode_value`'s output, and one
-    element of :func:`encode_changes`'s list. A non-finite float is stored as ``null`` with quality ``bad``.
-    """
-    if isinstance(value, float) and not math.isfinite(value):
-        value, quality = None, "bad"
-    element = json.dumps([equipment, tag, value, quality, source_ts], separators=(",", ":"), allow_nan=False)
-    return encode_value(value, quality, source_ts, server_ts), element
-
-
-def join_change_elements(elements: list[str]) -> str:
-    """A change-stream entry's payload from :func:`encode_change` elements (what :func:`encode_changes`
-    gives for the same changes)."""
-    return f"[{','.join(elements)}]"
-
-
-def encode_changes(changes: list[Change] | list[tuple[str, str, Any, str, float]]) -> str:
-    """A change-stream entry's payload: a JSON list of ``[equipment, tag, value, quality, source_ts]``."""
-    return json.dumps(changes, separators=(",", ":"), allow_nan=False)
-
-
-def decode_changes(raw: str | bytes) -> list[Change]:
-    """Inverse of :func:`encode_changes`."""
-    return [Change(*c) for c in json.loads(raw)]

@@ -6,8 +6,8 @@ from fastapi import APIRouter, Depends, Query
 
 from twin.api.deps import ApiContext, get_ctx, known_equipment, known_line, viewer
 from twin.api.errors import ApiError
-from twin.api.streams import ts_to_id
 from twin.kpi import Kpi, KpiReport, compute_kpis
+from twin.store.streamids import FIRST_ID, exclusive, id_at
 
 router = APIRouter(prefix="/api/v1/kpi", tags=["kpi"], dependencies=[Depends(viewer)])
 
@@ -32,13 +32,11 @@ def report(ctx: ApiContext, start: float, end: float) -> KpiReport:
     of ``kpi_clock_skew_s`` on both sides, so values written a little after they were sampled still count.
     """
     s = ctx.settings
-    lo = ts_to_id(start - s.kpi_clock_skew_s)
-    entries = ctx.store.change_range(
-        lo, ts_to_id(end + s.kpi_clock_skew_s, end=True), count=s.kpi_max_entries
-    )
+    lo = id_at(start - s.kpi_clock_skew_s)
+    entries = ctx.store.change_range(lo, id_at(end + s.kpi_clock_skew_s, end=True), count=s.kpi_max_entries)
     seed = []
-    if s.kpi_seed_entries and lo != "0-0":  # nothing can precede 0-0 (and "(0-0" is not a valid end)
-        seed = ctx.store.change_range_rev(f"({lo}", "-", count=s.kpi_seed_entries)
+    if s.kpi_seed_entries and lo != FIRST_ID:  # nothing can precede 0-0 (and "(0-0" is not a valid end)
+        seed = ctx.store.change_range_rev(exclusive(lo), "-", count=s.kpi_seed_entries)
     return compute_kpis(
         ctx.store.plant(), (c for _i, _s, c in entries), start, end, seed=(c for _i, _s, c in reversed(seed))
     )

@@ -23,9 +23,12 @@ from twin.api.deps import (
     viewer,
 )
 from twin.api.errors import ApiError
-from twin.api.streams import id_key, id_ms, retention, ts_to_id
+from twin.api.streams import retention
 from twin.errors import NotFoundError
 from twin.model import EquipmentType, Quality
+from twin.store.streamids import ID_PATTERN, exclusive, id_at, id_ms, parse_id
+
+__all__ = ["EquipmentState", "History", "HistoryPoint", "Retention", "TagOut", "router"]
 
 router = APIRouter(prefix="/api/v1", tags=["state"], dependencies=[Depends(viewer)])
 
@@ -141,7 +144,7 @@ def history(
     start: float | None = Query(None, ge=0, le=1e11, description="from (epoch seconds; default: end - 1 h)"),
     end: float | None = Query(None, ge=0, le=1e11, description="to (epoch seconds; default: now)"),
     after: str | None = Query(
-        None, pattern=r"^\d{1,19}-\d{1,19}$", description="continue after this stream id (from next_after)"
+        None, pattern=ID_PATTERN, description="continue after this stream id (from next_after)"
     ),
     limit: int = Query(1000, ge=1, le=10_000, description="points per page (whole batches are kept)"),
     ctx: ApiContext = Depends(get_ctx),
@@ -154,11 +157,11 @@ def history(
     t_start = start if start is not None else t_end - 3600.0
     if t_start > t_end:
         raise ApiError(422, "start must not be after end", field="start")
-    cursor = ts_to_id(t_start)
+    cursor = id_at(t_start)
     inclusive = True
-    if after is not None and id_key(after) >= id_key(cursor):
+    if after is not None and parse_id(after) >= parse_id(cursor):
         cursor, inclusive = after, False
-    stop = ts_to_id(t_end, end=True)
+    stop = id_at(t_end, end=True)
     points: list[HistoryPoint] = []
     scanned = 0
     last_id: str | None = None
@@ -166,7 +169,7 @@ def history(
     budget = ctx.settings.history_scan_entries
     while scanned < budget and len(points) < limit:
         batch = ctx.store.change_range(
-            cursor if inclusive else f"({cursor}", stop, count=min(1000, budget - scanned)
+            cursor if inclusive else exclusive(cursor), stop, count=min(1000, budget - scanned)
         )
         if not batch:
             break
@@ -184,7 +187,7 @@ def history(
         more = True
     if last_id is not None and more:
         # one cheap probe: is there anything after the last scanned entry inside the range?
-        more = bool(ctx.store.change_range(f"({last_id}", stop, count=1))
+        more = bool(ctx.store.change_range(exclusive(last_id), stop, count=1))
     info = ctx.store.change_stream_info()
     oldest = id_ms(info["first_id"]) / 1000.0 if info["first_id"] else None
     return History(
