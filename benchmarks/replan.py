@@ -25,8 +25,8 @@ from typing import Any
 from benchmarks.jobshop import run_instances
 from twin.model import Plant
 from twin.schedule.plant.plans import plan_kpis
-from twin.schedule.plant.problem import dedicated_policy
 from twin.schedule.plant.replan import ReplanConfig, replan
+from twin.schedule.plant.resources import dedicated_policy
 from twin.schedule.plant.trigger import Replanner, TriggerConfig
 from twin.store import TwinStore
 

@@ -92,8 +92,10 @@ def test_replan_accept_diff_dispatch(api_env: ApiEnv) -> None:
         assert listing["items"][0]["version"] == v2 and listing["items"][0]["current"] is True
         assert listing["next_offset"] == 1
         diff = c.get("/api/v1/plans/diff", params={"a": v1, "b": v2}).json()
-        assert diff  # what changed: B's lot got smaller
+        assert diff  # what changed: B's lot got smaller (the scheduler's diff: twin plan diff's shape)
         assert "B" in str(diff)
+        assert diff["from"] == v1 and diff["to"] == v2 and diff["demand"] == {"B": {"from": 80, "to": 30}}
+        assert [(x["model"], x["from"], x["to"]) for x in diff["resized"]] == [("B", 80, 30)]
         # accept the older plan again (roll back), then dispatch it
         assert c.post(f"/api/v1/plans/{v1}/accept").json()["action"] == "accept"
         assert c.get("/api/v1/plans/current").json()["version"] == v1

@@ -10,17 +10,11 @@ from tests.conftest import DEMO_PLANT
 from twin.config import load_plant
 from twin.errors import ValidationError
 from twin.model import Plan, PlanAssignment, Plant
-from twin.schedule.plant.model import evaluate, solve
-from twin.schedule.plant.problem import (
-    DEFAULT_AGV_TRANSFER_S,
-    auto_lot_size,
-    build_problem,
-    choose_origin,
-    dedicated_policy,
-    plant_resources,
-    shift_windows,
-    split_lots,
-)
+from twin.schedule.plant.build import build_problem
+from twin.schedule.plant.lots import auto_lot_size, split_lots
+from twin.schedule.plant.model import evaluate, solve_plant
+from twin.schedule.plant.problem import choose_origin, shift_windows
+from twin.schedule.plant.resources import DEFAULT_AGV_TRANSFER_S, dedicated_policy, plant_resources
 from twin.sim import FlowSim, SimOptions
 
 pytestmark = pytest.mark.timeout(60)
@@ -194,7 +188,7 @@ def test_requested_lot_size_is_capped_to_fit_a_shift_with_a_note() -> None:
         assert all(pb.modes["HATCH"][r].duration(lot.quantity) <= eight_h for r in ("L2", "C"))
     assert len(pb.notes) == 1 and "HATCH: lot size 1000 capped to" in pb.notes[0]
     assert pb.describe()["notes"] == pb.notes
-    result = solve(pb, time_limit_s=2.0)
+    result = solve_plant(pb, time_limit_s=2.0)
     assert evaluate(pb, result.schedule).unmet_cars == 0
     # A lot size that fits is left alone.
     assert build_problem(demo, {"HATCH": 1000}, origin=MONDAY_6, lot_size=100).notes == []
@@ -209,7 +203,7 @@ def test_big_demand_keeps_every_eligible_resource_busy() -> None:
     demand = {**demo.demand, "HATCH": 5000}
     pb = build_problem(demo, demand, origin=MONDAY_6)
     assert any(n.startswith("HATCH: lot size 625 (automatic) capped") for n in pb.notes)
-    result = solve(pb, time_limit_s=3.0)
+    result = solve_plant(pb, time_limit_s=3.0)
     score = evaluate(pb, result.schedule)
     built = sum(s.quantity for s in result.schedule)
     assert score.unmet_cars == sum(demand.values()) - built

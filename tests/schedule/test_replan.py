@@ -11,16 +11,17 @@ import pytest
 from tests.conftest import DEMO_PLANT
 from twin.config import load_plant
 from twin.model import Plant
-from twin.schedule.plant.model import Scheduled, evaluate, solve, validate
-from twin.schedule.plant.problem import Fixed, Lot, Mode, Problem, Resource, Weights, Window, dedicated_policy
+from twin.schedule.plant.model import Scheduled, evaluate, solve_plant, validate
+from twin.schedule.plant.problem import Fixed, Mode, PlantLot, PlantProblem, Resource, Weights, Window
 from twin.schedule.plant.replan import ReplanConfig, replan
+from twin.schedule.plant.resources import dedicated_policy
 
 pytestmark = pytest.mark.timeout(120)
 
 MONDAY_6 = datetime(2026, 1, 5, 6, 0, tzinfo=UTC).timestamp()
 
 
-def generated_problem(seed: int, *, power_cap: bool = False, frozen: bool = False) -> Problem:
+def generated_problem(seed: int, *, power_cap: bool = False, frozen: bool = False) -> PlantProblem:
     """A random plant-like problem: 2-4 resources with 1-2 windows, 2-3 models, 6-12 lots, some chains."""
     rng = random.Random(seed)
     models = [f"M{i}" for i in range(rng.randint(2, 3))]
@@ -39,7 +40,7 @@ def generated_problem(seed: int, *, power_cap: bool = False, frozen: bool = Fals
             modes.setdefault(m, {})[rid] = Mode(
                 rid, rng.randint(0, 200), rng.randint(40, 90), rng.uniform(1, 3)
             )
-    lots: list[Lot] = []
+    lots: list[PlantLot] = []
     per_model: dict[str, int] = {}
     for i in range(rng.randint(6, 12)):
         m = rng.choice(models)
@@ -47,15 +48,17 @@ def generated_problem(seed: int, *, power_cap: bool = False, frozen: bool = Fals
         per_model[m] = idx + 1
         preds = (lots[-1].id,) if lots and rng.random() < 0.25 else ()
         lots.append(
-            Lot(f"{m}-{i}", m, rng.choice((5, 10)), idx, release=rng.choice((0, 0, 300)), predecessors=preds)
+            PlantLot(
+                f"{m}-{i}", m, rng.choice((5, 10)), idx, release=rng.choice((0, 0, 300)), predecessors=preds
+            )
         )
     if frozen:
         first = lots[0]
         rid = sorted(modes[first.model])[0]
-        lots[0] = Lot(first.id, first.model, first.quantity, first.index, release=0, fixed=Fixed(rid, 0))
+        lots[0] = PlantLot(first.id, first.model, first.quantity, first.index, release=0, fixed=Fixed(rid, 0))
     changeover = {(a, b): rng.choice((0, 120, 300)) for a in models for b in models if a != b}
     cap = max(r.run_kw for r in resources.values()) * 2 if power_cap else None
-    return Problem(
+    return PlantProblem(
         origin=0.0, now=0, horizon=9000, resources=resources, modes=modes, changeover=changeover, lots=lots,
         demand={m: sum(lot.quantity for lot in lots if lot.model == m) for m in models}, power_cap_kw=cap,
     )  # fmt: skip
@@ -64,7 +67,7 @@ def generated_problem(seed: int, *, power_cap: bool = False, frozen: bool = Fals
 @pytest.mark.parametrize("seed", range(8))
 def test_generated_plans_are_valid(seed: int) -> None:
     pb = generated_problem(seed, power_cap=seed % 2 == 0, frozen=seed % 3 == 0)
-    res = solve(pb, time_limit_s=2.0, deterministic=False)
+    res = solve_plant(pb, time_limit_s=2.0, deterministic=False)
     assert res.status in ("OPTIMAL", "FEASIBLE")
     assert validate(pb, res.schedule) == []
     # The Python evaluation is the solver's objective, term by term.
@@ -74,7 +77,7 @@ def test_generated_plans_are_valid(seed: int) -> None:
 
 def test_validator_catches_violations() -> None:
     pb = generated_problem(1, power_cap=True)
-    res = solve(pb, time_limit_s=2.0, deterministic=False)
+    res = solve_plant(pb, time_limit_s=2.0, deterministic=False)
     sched = list(res.schedule)
     a = sched[0]
     others_there = [s for s in sched if s.resource == a.resource and s.lot != a.lot]
@@ -89,14 +92,14 @@ def test_validator_catches_violations() -> None:
         clash = [s if s.lot != o.lot else Scheduled(o.lot, o.model, o.quantity, o.resource, a.start,
                                                       a.start + o.end - o.start) for s in sched]  # fmt: skip
         assert validate(pb, clash)
-    tight = Problem(**{**pb.__dict__, "power_cap_kw": 1.0})
+    tight = PlantProblem(**{**pb.__dict__, "power_cap_kw": 1.0})
     assert any("peak power" in e for e in validate(tight, sched))
 
 
 def test_precedence_and_release_are_kept() -> None:
     for seed in range(8):
         pb = generated_problem(seed)
-        res = solve(pb, time_limit_s=1.0, deterministic=False)
+        res = solve_plant(pb, time_limit_s=1.0, deterministic=False)
         at = {s.lot: s for s in res.schedule}
         for lot in pb.lots:
             if lot.id in at:
@@ -107,16 +110,16 @@ def test_precedence_and_release_are_kept() -> None:
 
 def test_solver_is_deterministic_for_fixed_seed_and_workers() -> None:
     pb = generated_problem(5, power_cap=True)
-    runs = [solve(pb, time_limit_s=1.0, workers=2, seed=7, deterministic=True) for _ in range(2)]
+    runs = [solve_plant(pb, time_limit_s=1.0, workers=2, seed=7, deterministic=True) for _ in range(2)]
     assert runs[0].schedule == runs[1].schedule and runs[0].objective == runs[1].objective
 
 
 def test_power_cap_limits_concurrent_work() -> None:
     pb = generated_problem(3)
-    free = solve(pb, time_limit_s=1.0, deterministic=False)
+    free = solve_plant(pb, time_limit_s=1.0, deterministic=False)
     cap = min(r.run_kw for r in pb.resources.values())
-    capped = Problem(**{**pb.__dict__, "power_cap_kw": float(cap)})
-    res = solve(capped, time_limit_s=2.0, deterministic=False)
+    capped = PlantProblem(**{**pb.__dict__, "power_cap_kw": float(cap)})
+    res = solve_plant(capped, time_limit_s=2.0, deterministic=False)
     assert validate(capped, res.schedule) == []
     for a in res.schedule:  # with the cap at one resource's rated power, nothing runs in parallel
         assert all(not (b.start < a.end and a.start < b.end) for b in res.schedule if b.lot != a.lot)
@@ -232,10 +235,10 @@ def test_fault_moves_work_off_the_broken_line(mini_plant: Plant) -> None:
 SIGINT_AFTER_SOLVE = """
 import os, signal, time
 from tests.schedule.test_replan import generated_problem
-from twin.schedule.plant.model import solve
+from twin.schedule.plant.model import solve_plant
 caught = []
 signal.signal(signal.SIGINT, lambda s, f: caught.append(s))
-solve(generated_problem(3), time_limit_s=2.0, workers=2, seed=1)
+solve_plant(generated_problem(3), time_limit_s=2.0, workers=2, seed=1)
 os.kill(os.getpid(), signal.SIGINT)
 time.sleep(0.2)
 print("caught" if caught else "missed")

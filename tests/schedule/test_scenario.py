@@ -19,8 +19,8 @@ from adapters.opcua.writeback import PlanWriter
 from adapters.simulator import SimulatedPlant
 from tests.conftest import DEMO_PLANT
 from twin.config import load_plant
-from twin.schedule.plant.problem import dedicated_policy
 from twin.schedule.plant.replan import ReplanConfig
+from twin.schedule.plant.resources import dedicated_policy
 from twin.schedule.plant.trigger import Replanner, TriggerConfig, line_plans
 from twin.sim import SimOptions
 from twin.store import AsyncTwinStore, TwinStore

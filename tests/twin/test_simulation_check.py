@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from twin.model import Plan, PlanAssignment, Plant
-from twin.schedule.plant.problem import plant_modes
+from twin.schedule.plant.resources import plant_modes
 from twin.sim import FlowSim, SimOptions, check_plan, default_plan
 
 EXACT = SimOptions(cycle_cv=0.0, faults=False)

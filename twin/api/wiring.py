@@ -1,4 +1,4 @@
-"""Wire the scheduler package's re-planner, dispatcher and plan diff into :func:`twin.api.create_app`.
+"""Wire the plant scheduler's re-planner, dispatcher and plan diff into :func:`twin.api.create_app`.
 
 ``twin serve`` and ``twin demo`` both use this; the write-back callable (adapters' ``PlanWriter``) is passed
 in by the CLI, since ``twin/`` may not import ``adapters/``.
@@ -6,16 +6,17 @@ in by the CLI, since ``twin/`` may not import ``adapters/``.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from twin.api.deps import DiffFn, DispatchFn, ReplanFn
 from twin.model import Plan
+from twin.schedule.plant.plans import plan_diff
+from twin.schedule.plant.trigger import Replanner, TriggerConfig
 from twin.store import TwinStore
 
-log = logging.getLogger("twin.api")
+__all__ = ["Wiring", "scheduler_wiring"]
 
 
 @dataclass
@@ -33,11 +34,6 @@ def scheduler_wiring(
 ) -> Wiring:
     """Re-plan with the scheduler's :class:`Replanner`, dispatch through ``writeback`` (if given)."""
     notes: list[str] = []
-    try:
-        from twin.schedule.plant.plans import plan_diff
-        from twin.schedule.plant.trigger import Replanner, TriggerConfig
-    except ImportError as exc:  # the scheduler package is optional while it is being built
-        return Wiring(notes=(f"re-planning not available: {exc}",))
     planner = Replanner(store, config=TriggerConfig(actor=actor))
 
     def replan() -> Plan:

@@ -10,9 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from twin.api.auth import Principal
 from twin.api.deps import ApiContext, Page, get_ctx, page_params, paginate, scheduler, viewer
 from twin.api.errors import ApiError
-from twin.api.plandiff import diff_plans
 from twin.errors import NotFoundError, TwinError, ValidationError
 from twin.model import Plan
+from twin.schedule.plant.plans import plan_diff as diff_plans
 
 router = APIRouter(prefix="/api/v1", tags=["plans"])
 
@@ -104,7 +104,7 @@ def replan(ctx: ApiContext = Depends(get_ctx), who: Principal = Depends(schedule
     except TwinError as exc:
         ctx.audit(who, "plan.replan", {}, result=f"failed: {exc}")
         raise
-    except Exception as exc:  # the re-planner is foreign code: report, audit, never a bare 500
+    except Exception as exc:  # the re-planner is wired in from outside: report, audit, never a bare 500
         ctx.audit(who, "plan.replan", {}, result=f"failed: {type(exc).__name__}: {exc}")
         raise ApiError(503, f"re-plan failed: {type(exc).__name__}: {exc}", code="replan_failed") from exc
     version = plan.version or ctx.store.current_plan_version() or 0
@@ -154,7 +154,9 @@ def plan_diff(
     ctx: ApiContext = Depends(get_ctx),
     _who: Principal = Depends(viewer),
 ) -> dict[str, Any]:
-    """What moved where between plan ``a`` and ``b``."""
+    """What moved where between plan ``a`` and ``b`` (:func:`twin.schedule.plant.plans.plan_diff`, the diff
+    ``twin plan diff`` prints): lots added, removed, moved, reassigned and resized, models per resource,
+    demand and KPI changes."""
     old = ctx.store.get_plan(a)
     new = ctx.store.get_plan(b)
     fn = ctx.diff or diff_plans
@@ -203,7 +205,7 @@ def dispatch_plan(
     except TwinError as exc:
         ctx.audit(who, "plan.dispatch", detail, result=f"failed: {exc}")
         raise
-    except Exception as exc:  # the write-back channel is foreign code (adapters): report and audit
+    except Exception as exc:  # the write-back channel is wired in (adapters): report and audit
         ctx.audit(who, "plan.dispatch", detail, result=f"failed: {type(exc).__name__}: {exc}")
         raise ApiError(503, f"dispatch failed: {type(exc).__name__}: {exc}", code="dispatch_failed") from exc
     audit_id = ctx.audit(who, "plan.dispatch", {**detail, "result": result})

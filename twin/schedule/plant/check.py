@@ -4,9 +4,7 @@ demand.
 
 The plan is simulated from its origin (t=0) over its horizon, lots released at their planned starts. The
 shift calendar is off unless ``options.calendar`` is set, so by default a lot planned late in a shift may
-run on past the shift's end: only the horizon bounds it. Cost: about 0.15 s CPU per seed for the demo plant
-over 24 h (see :mod:`twin.sim`); the seeds run one after another (a process pool measured no faster
-on the 2-core machine under load).
+run on past the shift's end: only the horizon bounds it. The seeds run one after another.
 """
 
 from __future__ import annotations
@@ -18,6 +16,8 @@ from typing import Any
 
 from twin.model import Plan, Plant
 from twin.sim import SimOptions, check_plan
+
+__all__ = ["PlanCheck", "check_plan_in_sim"]
 
 
 @dataclass
@@ -48,7 +48,7 @@ class PlanCheck:
         }
 
 
-def check(
+def check_plan_in_sim(
     plant: Plant,
     plan: Plan,
     *,

@@ -1,4 +1,7 @@
-"""Plan KPIs (utilisation, idle resources, fulfilment, makespan, energy per vehicle, peak power) and diffs.
+"""What is said about a plan: its KPIs, what changed from another plan, its split per line.
+
+KPIs: utilisation, idle resources, fulfilment, makespan, energy per vehicle, peak power. The diff
+(:func:`plan_diff`) is what ``twin plan diff`` prints and the API's ``GET /api/v1/plans/diff`` answers.
 
 KPIs follow the scheduler's abstraction (:mod:`twin.schedule.plant.problem`): a resource draws its idle power
 through every shift window it is powered in (the plan's ``meta.powered``, else the windows that hold its
@@ -10,10 +13,15 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from twin.model import LineKind, Plan, PlanAssignment, Plant
-from twin.schedule.plant.problem import plant_modes, plant_resources, shift_windows
+from twin.schedule.plant.problem import Window, shift_windows
+from twin.schedule.plant.resources import plant_modes, plant_resources
+
+__all__ = ["line_sequences", "plan_diff", "plan_kpis"]
 
 
 def _horizon(plant: Plant, plan: Plan) -> int:
@@ -26,17 +34,9 @@ def _origin(plan: Plan) -> float:
     return float(o) if isinstance(o, int | float) else (plan.created_at or time.time())
 
 
-def plan_kpis(plant: Plant, plan: Plan) -> dict[str, Any]:
-    """KPIs of a plan (what ``twin plan show`` prints and the bench compares)."""
-    horizon = _horizon(plant, plan)
-    wins = shift_windows(plant, _origin(plan), horizon)
-    available_s = sum(w.length for w in wins)
-    resources = plant_resources(plant)
-    eqs = plant.equipment_by_id()
-    modes = plant_modes(plant)
-    kinds = {line.id: line.kind for line in plant.lines}
-    run_kw = {rid: sum(eqs[s].power_kw for s in st) for rid, _k, _l, st in resources}
-    idle_kw = {rid: sum(eqs[s].idle_power_kw for s in st) for rid, _k, _l, st in resources}
+def _powered(plan: Plan, wins: Sequence[Window]) -> set[tuple[str, int, int]]:
+    """The ``(resource, start, end)`` windows a plan keeps powered: its ``meta.powered``, else the shift
+    windows that hold its lots."""
     powered: set[tuple[str, int, int]] = set()
     raw = plan.meta.get("powered")
     if isinstance(raw, list):
@@ -46,40 +46,39 @@ def plan_kpis(plant: Plant, plan: Plan) -> dict[str, Any]:
             for w in wins:
                 if a.start_s < w.end and a.end_s > w.start:
                     powered.add((a.resource, w.start, w.end))
-    busy: dict[str, float] = defaultdict(float)
-    cars: dict[str, int] = defaultdict(int)
-    models: dict[str, set[str]] = defaultdict(set)
-    planned: dict[str, int] = defaultdict(int)
-    energy = 0.0
+    return powered
+
+
+@dataclass
+class _Work:
+    """A plan's lots summed per resource and model, and their processing energy (kWh)."""
+
+    busy: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    cars: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    models: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    planned: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    energy: float = 0.0
+
+
+def _work(plant: Plant, plan: Plan) -> _Work:
+    modes = plant_modes(plant)
+    work = _Work()
     for a in plan.assignments:
-        busy[a.resource] += a.end_s - a.start_s
-        cars[a.resource] += a.quantity
-        models[a.resource].add(a.model)
-        planned[a.model] += a.quantity
+        work.busy[a.resource] += a.end_s - a.start_s
+        work.cars[a.resource] += a.quantity
+        work.models[a.resource].add(a.model)
+        work.planned[a.model] += a.quantity
         mode = modes.get(a.model, {}).get(a.resource)
         if mode is not None:
-            energy += mode.extra_kwh(a.quantity)
-    powered_s: dict[str, float] = defaultdict(float)
-    for rid, a0, b0 in powered:
-        powered_s[rid] += b0 - a0
-        energy += idle_kw.get(rid, 0.0) * (b0 - a0) / 3600.0
-    per_res: dict[str, dict[str, Any]] = {}
-    for rid, kind, line, _st in resources:
-        per_res[rid] = {
-            "kind": kind,
-            "line": line,
-            "cars": cars.get(rid, 0),
-            "models": sorted(models.get(rid, set())),
-            "busy_h": round(busy.get(rid, 0.0) / 3600, 3),
-            "powered_h": round(powered_s.get(rid, 0.0) / 3600, 3),
-            "idle_h": round(max(0.0, powered_s.get(rid, 0.0) - busy.get(rid, 0.0)) / 3600, 3),
-            "utilisation": round(busy.get(rid, 0.0) / available_s, 4) if available_s else 0.0,
-        }
-    total_cars = sum(planned.values())
-    demand = plan.demand
-    unmet = sum(max(0, q - planned.get(m, 0)) for m, q in demand.items())
-    wanted = sum(demand.values())
-    # Peak power: sweep the breakpoints of lots and powered windows.
+            work.energy += mode.extra_kwh(a.quantity)
+    return work
+
+
+def _peak_kw(
+    plan: Plan, powered: set[tuple[str, int, int]], run_kw: Mapping[str, float], idle_kw: Mapping[str, float]
+) -> float:
+    """Peak power: rated kW of the resources building plus idle kW of the other powered ones, swept over
+    the breakpoints of lots and powered windows."""
     points = sorted({0, *(int(a.start_s) for a in plan.assignments), *(p[1] for p in powered)})
     peak = 0.0
     for t in points:
@@ -90,9 +89,51 @@ def plan_kpis(plant: Plant, plan: Plan) -> dict[str, Any]:
                 kw += idle_kw.get(rid, 0.0)
         kw += sum(run_kw.get(r, 0.0) for r in building)
         peak = max(peak, kw)
+    return peak
+
+
+def _per_resource(
+    plant: Plant, work: _Work, powered_s: Mapping[str, float], available_s: float
+) -> dict[str, dict[str, Any]]:
+    """Cars, models, busy, powered and idle hours, utilisation of every resource."""
+    per_res: dict[str, dict[str, Any]] = {}
+    for rid, kind, line, _st in plant_resources(plant):
+        busy, on = work.busy.get(rid, 0.0), powered_s.get(rid, 0.0)
+        per_res[rid] = {
+            "kind": kind,
+            "line": line,
+            "cars": work.cars.get(rid, 0),
+            "models": sorted(work.models.get(rid, set())),
+            "busy_h": round(busy / 3600, 3),
+            "powered_h": round(on / 3600, 3),
+            "idle_h": round(max(0.0, on - busy) / 3600, 3),
+            "utilisation": round(busy / available_s, 4) if available_s else 0.0,
+        }
+    return per_res
+
+
+def plan_kpis(plant: Plant, plan: Plan) -> dict[str, Any]:
+    """KPIs of a plan (what ``twin plan show`` prints and the bench compares)."""
+    wins = shift_windows(plant, _origin(plan), _horizon(plant, plan))
+    eqs = plant.equipment_by_id()
+    resources = plant_resources(plant)
+    run_kw = {rid: sum(eqs[s].power_kw for s in st) for rid, _k, _l, st in resources}
+    idle_kw = {rid: sum(eqs[s].idle_power_kw for s in st) for rid, _k, _l, st in resources}
+    powered = _powered(plan, wins)
+    work = _work(plant, plan)
+    energy = work.energy
+    powered_s: dict[str, float] = defaultdict(float)
+    for rid, a0, b0 in powered:
+        powered_s[rid] += b0 - a0
+        energy += idle_kw.get(rid, 0.0) * (b0 - a0) / 3600.0
+    per_res = _per_resource(plant, work, powered_s, sum(w.length for w in wins))
+    planned, demand = work.planned, plan.demand
+    total_cars = sum(planned.values())
+    wanted = sum(demand.values())
+    kinds = {line.id: line.kind for line in plant.lines}
     return {
         "cars": total_cars,
-        "unmet": unmet,
+        "unmet": sum(max(0, q - planned.get(m, 0)) for m, q in demand.items()),
         "fulfilment": round(sum(min(q, planned.get(m, 0)) for m, q in demand.items()) / wanted, 4)
         if wanted
         else 1.0,
@@ -102,7 +143,7 @@ def plan_kpis(plant: Plant, plan: Plan) -> dict[str, Any]:
         "makespan_s": max((a.end_s for a in plan.assignments), default=0.0),
         "energy_kwh": round(energy, 2),
         "kwh_per_vehicle": round(energy / total_cars, 3) if total_cars else None,
-        "peak_kw": round(peak, 1),
+        "peak_kw": round(_peak_kw(plan, powered, run_kw, idle_kw), 1),
         "idle_resources": sorted(rid for rid, v in per_res.items() if v["cars"] == 0),
         "dedicated_idle_h": {
             rid: v["idle_h"] for rid, v in per_res.items() if kinds.get(v["line"]) == LineKind.DEDICATED

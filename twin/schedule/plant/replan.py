@@ -24,19 +24,22 @@ from typing import Any
 
 from twin.errors import TwinError
 from twin.model import Plan, PlanAssignment, Plant
-from twin.schedule.plant.model import Scheduled, Score, SolveResult, evaluate, solve, validate
+from twin.schedule.plant.build import build_problem
+from twin.schedule.plant.model import Scheduled, Score, SolveResult, evaluate, solve_plant, validate
 from twin.schedule.plant.plans import plan_kpis
-from twin.schedule.plant.problem import (
-    DEFAULT_AGV_TRANSFER_S,
-    Problem,
-    Weights,
-    build_problem,
-    choose_origin,
-    dedicated_policy,
-    plan_origin,
-    plant_resources,
-    shift_windows,
-)
+from twin.schedule.plant.problem import PlantProblem, Weights, choose_origin, plan_origin, shift_windows
+from twin.schedule.plant.resources import DEFAULT_AGV_TRANSFER_S, dedicated_policy, plant_resources
+
+__all__ = [
+    "ReplanConfig",
+    "ReplanError",
+    "ReplanResult",
+    "derive_powered",
+    "plan_schedule",
+    "powered_windows",
+    "replan",
+    "to_plan",
+]
 
 
 class ReplanError(TwinError):
@@ -70,7 +73,7 @@ class ReplanResult:
 
     plan: Plan
     kept_old: bool
-    problem: Problem
+    problem: PlantProblem
     schedule: list[Scheduled]
     score: Score
     baseline: list[Scheduled] | None
@@ -111,7 +114,7 @@ def derive_powered(
 
 def to_plan(
     plant: Plant,
-    problem: Problem,
+    problem: PlantProblem,
     schedule: Sequence[Scheduled],
     *,
     reason: str,
@@ -172,6 +175,139 @@ def _trim(
     return frozen, kept
 
 
+def _frame(
+    plant: Plant, current: Plan | None, now: float, cfg: ReplanConfig
+) -> tuple[float, int, Plan | None]:
+    """The plan's time origin and horizon, and the current plan if it still applies (else None)."""
+    base = int(cfg.horizon_s if cfg.horizon_s is not None else plant.calendar.horizon_hours * 3600)
+    origin = plan_origin(current) if current is not None else None
+    # A kept origin keeps the horizon its plan was made with, so the old and new plans compare like with like.
+    made_with = current.meta.get("horizon_s") if current is not None else None
+    horizon = int(made_with) if isinstance(made_with, int) and made_with >= base else base
+    if origin is None or now - origin >= horizon:
+        # No plan, or one without a time origin (a default sequence) or past its horizon: start afresh.
+        # (A plan whose origin is still ahead, e.g. made at night for the morning shift, stays current.)
+        origin, current = choose_origin(plant, now), None
+        # The origin is the running shift's start: a fresh plan made late in a shift still looks a whole
+        # horizon ahead of now (from the origin alone, a re-plan at 11:00 saw 3 h of work time, not 27 h).
+        horizon = base + max(0, int(now - origin))
+    return origin, horizon, current
+
+
+def _new_problem(
+    plant: Plant,
+    demand: Mapping[str, int],
+    cfg: ReplanConfig,
+    origin: float,
+    horizon: int,
+    now_s: int,
+    status: Sequence[Mapping[str, Any]],
+    old: Sequence[Scheduled],
+    frozen: Sequence[Scheduled],
+    kept: Mapping[str, Sequence[Scheduled]],
+    allowed: Mapping[str, Sequence[str]] | None,
+) -> PlantProblem:
+    """The problem to re-plan: frozen lots fixed, the kept lots' ids and sizes reused, the old plan's lot
+    size (unless one is configured), its set-ups and idle resources."""
+    old_sizes = sorted((s.quantity for s in old), reverse=True)
+    return build_problem(
+        plant,
+        demand,
+        origin=origin,
+        now=now_s,
+        horizon_s=horizon,
+        lot_size=cfg.lot_size or (old_sizes[0] if old_sizes else None),
+        status=status,
+        frozen=[(s.lot, s.model, s.quantity, s.resource, s.start) for s in frozen],
+        initial_models=_setups(old, now_s),
+        idle_in_plan=_idle_now(plant, old, now_s),
+        power_cap_kw=cfg.power_cap_kw,
+        weights=cfg.weights,
+        quantities={m: [(s.lot, s.quantity) for s in lots] for m, lots in kept.items()},
+        allowed=allowed,
+        agv_transfer_s=cfg.agv_transfer_s,
+    )
+
+
+def _baseline(
+    problem: PlantProblem, frozen: Sequence[Scheduled], kept: Mapping[str, Sequence[Scheduled]]
+) -> list[Scheduled] | None:
+    """The kept plan as a schedule of the new problem: the frozen lots, and the kept lots mapped onto the
+    new lots (same model, same order), which also become the problem's reference. None if it is invalid."""
+    baseline = [Scheduled(s.lot, s.model, s.quantity, s.resource, s.start, s.end) for s in frozen]
+    new_lots: dict[str, list[str]] = defaultdict(list)
+    for lot in problem.lots:
+        if lot.fixed is None:
+            new_lots[lot.model].append(lot.id)
+    for model, lots in kept.items():
+        for s, lot_id in zip(lots, new_lots.get(model, []), strict=False):
+            lot = problem.lot(lot_id)
+            mode = problem.modes.get(model, {}).get(s.resource)
+            problem.reference[lot_id] = (s.resource, s.start)
+            if mode is not None:
+                end = s.start + mode.duration(lot.quantity)
+                baseline.append(Scheduled(lot_id, model, lot.quantity, s.resource, s.start, end))
+    if validate(problem, baseline):
+        # Part of the old plan no longer fits (a fault, a station switched off): keep the rest.
+        baseline = [b for b in baseline if _fits_alone(problem, b)]
+        if validate(problem, baseline):
+            return None
+    return baseline
+
+
+def _meta(
+    cfg: ReplanConfig,
+    result: SolveResult,
+    problem: PlantProblem,
+    old: Sequence[Scheduled],
+    frozen: Sequence[Scheduled],
+    kept: Mapping[str, Sequence[Scheduled]],
+    *,
+    base_version: int | None,
+    baseline_score: Score | None,
+    allowed: Mapping[str, Sequence[str]] | None,
+) -> dict[str, Any]:
+    """The plan metadata of a re-plan: solver outcome, frozen and dropped lots, the problem."""
+    kept_ids = {s.lot for lots in kept.values() for s in lots}
+    return {
+        "base_version": base_version,
+        "freeze_s": cfg.freeze_s,
+        "status": result.status,
+        "gap": result.gap,
+        "objective": result.objective,
+        "bound": result.bound,
+        "solve_s": result.wall_s,
+        "solve_stats": result.stats,
+        "seed": cfg.seed,
+        "workers": cfg.workers,
+        "deterministic": cfg.deterministic,
+        "frozen": sorted(s.lot for s in frozen),
+        "dropped": sorted({s.lot for s in old} - {s.lot for s in frozen} - kept_ids),
+        "baseline_score": baseline_score.as_dict() if baseline_score else None,
+        "problem": problem.describe(),
+        "notes": list(problem.notes),
+        "allowed": {r: list(ms) for r, ms in (allowed or {}).items()},
+    }
+
+
+def _solve(
+    problem: PlantProblem, cfg: ReplanConfig, hint: list[Scheduled] | None
+) -> tuple[SolveResult, list[Scheduled] | None, Score | None]:
+    """The solver's outcome, its schedule (None unless feasible and valid) and that schedule's score."""
+    result = solve_plant(
+        problem,
+        time_limit_s=cfg.time_limit_s,
+        workers=cfg.workers,
+        seed=cfg.seed,
+        hint=hint,
+        deterministic=cfg.deterministic,
+    )
+    new_ok = result.schedule if result.status in ("OPTIMAL", "FEASIBLE") else None
+    if new_ok is not None and validate(problem, new_ok):
+        new_ok = None  # defensive: never hand out an invalid plan
+    return result, new_ok, evaluate(problem, new_ok) if new_ok is not None else None
+
+
 def replan(
     plant: Plant,
     demand: Mapping[str, int],
@@ -186,108 +322,29 @@ def replan(
     """Re-plan for ``demand`` at epoch ``now`` from the ``current`` plan (see the module docstring)."""
     cfg = config or ReplanConfig()
     t0 = time.perf_counter()
-    base = int(cfg.horizon_s if cfg.horizon_s is not None else plant.calendar.horizon_hours * 3600)
-    origin = plan_origin(current) if current is not None else None
-    # A kept origin keeps the horizon its plan was made with, so the old and new plans compare like with like.
-    made_with = current.meta.get("horizon_s") if current is not None else None
-    horizon = int(made_with) if isinstance(made_with, int) and made_with >= base else base
-    if origin is None or now - origin >= horizon:
-        # No plan, or one without a time origin (a default sequence) or past its horizon: start afresh.
-        # (A plan whose origin is still ahead, e.g. made at night for the morning shift, stays current.)
-        origin, current = choose_origin(plant, now), None
-        # The origin is the running shift's start: a fresh plan made late in a shift still looks a whole
-        # horizon ahead of now (from the origin alone, a re-plan at 11:00 saw 3 h of work time, not 27 h).
-        horizon = base + max(0, int(now - origin))
+    origin, horizon, current = _frame(plant, current, now, cfg)
     now_s = max(0, int(now - origin))
     old = plan_schedule(current) if current is not None else []
     frozen, kept = _trim(old, demand, now_s, cfg.freeze_s)
-    old_sizes = sorted((s.quantity for s in old), reverse=True)
-    lot_size = cfg.lot_size or (old_sizes[0] if old_sizes else None)
-    initial = _setups(old, now_s)
     allowed = cfg.allowed
     if allowed is None and current is None and cfg.first_plan_dedicated:
         allowed = dedicated_policy(plant, demand)
-    problem = build_problem(
-        plant,
-        demand,
-        origin=origin,
-        now=now_s,
-        horizon_s=horizon,
-        lot_size=lot_size,
-        status=status,
-        frozen=[(s.lot, s.model, s.quantity, s.resource, s.start) for s in frozen],
-        initial_models=initial,
-        idle_in_plan=_idle_now(plant, old, now_s),
-        power_cap_kw=cfg.power_cap_kw,
-        weights=cfg.weights,
-        quantities={m: [(s.lot, s.quantity) for s in lots] for m, lots in kept.items()},
-        allowed=allowed,
-        agv_transfer_s=cfg.agv_transfer_s,
-    )
-    # Map the kept lots onto the new lots (same model, same order): the warm start and the reference.
-    baseline: list[Scheduled] | None = None
-    if current is not None:
-        baseline = [Scheduled(s.lot, s.model, s.quantity, s.resource, s.start, s.end) for s in frozen]
-        new_lots: dict[str, list[str]] = defaultdict(list)
-        for lot in problem.lots:
-            if lot.fixed is None:
-                new_lots[lot.model].append(lot.id)
-        for model, lots in kept.items():
-            for s, lot_id in zip(lots, new_lots.get(model, []), strict=False):
-                lot = problem.lot(lot_id)
-                mode = problem.modes.get(model, {}).get(s.resource)
-                problem.reference[lot_id] = (s.resource, s.start)
-                if mode is not None:
-                    baseline.append(
-                        Scheduled(
-                            lot_id,
-                            model,
-                            lot.quantity,
-                            s.resource,
-                            s.start,
-                            s.start + mode.duration(lot.quantity),
-                        )
-                    )
-        if validate(problem, baseline):
-            # Part of the old plan no longer fits (a fault, a station switched off): keep the rest.
-            baseline = [b for b in baseline if _fits_alone(problem, b)]
-            if validate(problem, baseline):
-                baseline = None
+    problem = _new_problem(plant, demand, cfg, origin, horizon, now_s, status, old, frozen, kept, allowed)
+    baseline = _baseline(problem, frozen, kept) if current is not None else None
     old_powered = powered_windows(current) if current is not None else []
     baseline_score = evaluate(problem, baseline, old_powered) if baseline is not None else None
-    result = solve(
+    result, new_ok, new_score = _solve(problem, cfg, baseline)
+    meta = _meta(
+        cfg,
+        result,
         problem,
-        time_limit_s=cfg.time_limit_s,
-        workers=cfg.workers,
-        seed=cfg.seed,
-        hint=baseline,
-        deterministic=cfg.deterministic,
+        old,
+        frozen,
+        kept,
+        base_version=base_version,
+        baseline_score=baseline_score,
+        allowed=allowed,
     )
-    new_ok = result.schedule if result.status in ("OPTIMAL", "FEASIBLE") else None
-    if new_ok is not None and validate(problem, new_ok):
-        new_ok = None  # defensive: never hand out an invalid plan
-    new_score = evaluate(problem, new_ok) if new_ok is not None else None
-    meta: dict[str, Any] = {
-        "base_version": base_version,
-        "freeze_s": cfg.freeze_s,
-        "status": result.status,
-        "gap": result.gap,
-        "objective": result.objective,
-        "bound": result.bound,
-        "solve_s": result.wall_s,
-        "solve_stats": result.stats,
-        "seed": cfg.seed,
-        "workers": cfg.workers,
-        "deterministic": cfg.deterministic,
-        "frozen": sorted(s.lot for s in frozen),
-        "dropped": sorted(
-            {s.lot for s in old} - {s.lot for s in frozen} - {s.lot for lots in kept.values() for s in lots}
-        ),
-        "baseline_score": baseline_score.as_dict() if baseline_score else None,
-        "problem": problem.describe(),
-        "notes": list(problem.notes),
-        "allowed": {r: list(ms) for r, ms in (allowed or {}).items()},
-    }
     keep = (
         baseline is not None
         and baseline_score is not None
@@ -328,7 +385,7 @@ def replan(
     )
 
 
-def _fits_alone(problem: Problem, s: Scheduled) -> bool:
+def _fits_alone(problem: PlantProblem, s: Scheduled) -> bool:
     """A lot of the old plan that could stay as it is: frozen, or eligible, released and inside a window."""
     lot = problem.lot(s.lot)
     if lot.fixed is not None:

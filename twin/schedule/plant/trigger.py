@@ -24,11 +24,23 @@ from typing import Any
 
 from twin.errors import StoreError, TwinError, ValidationError
 from twin.model import Plan, PlanAssignment, Plant
-from twin.schedule.plant.check import check
+from twin.schedule.plant.check import check_plan_in_sim
 from twin.schedule.plant.plans import line_sequences
-from twin.schedule.plant.problem import plan_origin, plant_resources
+from twin.schedule.plant.problem import plan_origin
 from twin.schedule.plant.replan import ReplanConfig, ReplanResult, replan
+from twin.schedule.plant.resources import plant_resources
 from twin.store import TwinStore
+
+__all__ = [
+    "Outcome",
+    "Replanner",
+    "TriggerConfig",
+    "WriteBack",
+    "demand_changed",
+    "dispatch",
+    "dispatch_ok",
+    "line_plans",
+]
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +138,7 @@ class Replanner:
             plan = result.plan
             checked: dict[str, Any] | None = None
             if self.config.check:
-                chk = check(plant, plan, seeds=self.config.check_seeds)
+                chk = check_plan_in_sim(plant, plan, seeds=self.config.check_seeds)
                 checked = chk.summary()
                 plan.meta["check"] = checked
                 if not chk.ok:
