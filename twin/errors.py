@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
+__all__ = [
+    "ConfigError",
+    "EmbeddedRedisError",
+    "NoFreePortError",
+    "NotFoundError",
+    "SchemaMismatchError",
+    "StoreError",
+    "StoreUnavailableError",
+    "TwinError",
+    "ValidationError",
+]
+
 
 class TwinError(Exception):
     """Base of every error raised by the ``twin`` package; ``str()`` is one clear line for the user."""

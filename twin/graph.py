@@ -24,6 +24,22 @@ import networkx as nx
 from twin.errors import NotFoundError
 from twin.model import PROCESSING_TYPES, EdgeKind, Equipment, EquipmentType, Plant, StationState
 
+__all__ = [
+    "Bottleneck",
+    "BottleneckReport",
+    "Route",
+    "RouteStep",
+    "bottleneck",
+    "build_graph",
+    "downstream",
+    "flow_graph",
+    "parallel_share",
+    "plant_graph",
+    "routes",
+    "station_load",
+    "upstream",
+]
+
 #: Node types that are not equipment.
 _NON_EQUIPMENT = frozenset({"plant", "line"})
 

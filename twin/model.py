@@ -12,6 +12,37 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+__all__ = [
+    "BUFFER_TAGS",
+    "PROCESSING_TYPES",
+    "SIM_NAMESPACE_URI",
+    "STANDARD_TAGS",
+    "STATE_CODES",
+    "Calendar",
+    "Changeover",
+    "Edge",
+    "EdgeKind",
+    "Equipment",
+    "EquipmentType",
+    "Line",
+    "LineKind",
+    "OpcUaEndpoint",
+    "OperationStep",
+    "Plan",
+    "PlanAssignment",
+    "Plant",
+    "ProductModel",
+    "Quality",
+    "Shift",
+    "StationState",
+    "Strict",
+    "TagDef",
+    "TagType",
+    "TagValue",
+    "Vec3",
+    "default_node_id",
+]
+
 #: OPC UA namespace URI of the simulated PLCs; a default tag mapping refers to it by URI, not by index.
 SIM_NAMESPACE_URI = "urn:sdf-twin:sim"
 

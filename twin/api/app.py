@@ -16,6 +16,8 @@ from twin.api.limits import BodySizeLimit
 from twin.api.ws import ChangeHub
 from twin.store import TwinStore
 
+__all__ = ["DESCRIPTION", "create_app"]
+
 DESCRIPTION = """
 REST and WebSocket access to the sdf-twin digital twin.
 
@@ -65,7 +67,7 @@ def create_app(
 
     ``replan`` (re-plan now, return the stored plan) and ``dispatch`` (push a plan version through the
     write-back channel) are wired in by the caller; without them those endpoints answer 503 with a reason.
-    ``diff`` describes plan changes (default: :func:`twin.api.plandiff.diff_plans`).
+    ``diff`` describes plan changes (default: :func:`twin.schedule.plant.plans.plan_diff`).
     """
     from twin.api import ops
     from twin.api.routers import admin, graph, kpi, plans, state

@@ -16,6 +16,18 @@ from pydantic import BaseModel, Field
 
 from twin.errors import ValidationError
 
+__all__ = [
+    "TOKEN_PREFIX",
+    "Principal",
+    "Role",
+    "TokenEntry",
+    "TokenRegistry",
+    "generate_tokens",
+    "hash_token",
+    "new_token",
+    "parse_tokens",
+]
+
 TOKEN_PREFIX = "twn_"
 
 

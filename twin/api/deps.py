@@ -17,9 +17,30 @@ from twin.api.errors import ApiError
 from twin.model import Equipment, Plan
 from twin.store import TwinStore
 
+__all__ = [
+    "ApiContext",
+    "ApiSettings",
+    "Counters",
+    "DiffFn",
+    "DispatchFn",
+    "Page",
+    "ReplanFn",
+    "admin",
+    "authenticate",
+    "bearer",
+    "get_ctx",
+    "known_equipment",
+    "known_line",
+    "page_params",
+    "paginate",
+    "require",
+    "scheduler",
+    "viewer",
+]
+
 log = logging.getLogger("twin.api")
 
-#: Re-plans now and returns the stored plan (C2's re-planner, wired in by the CLI or the demo).
+#: Re-plans now and returns the stored plan (the scheduler's re-planner, wired in by the CLI or the demo).
 ReplanFn = Callable[[], Plan]
 #: Dispatches a plan version to the line through the write-back channel; returns a summary.
 DispatchFn = Callable[[int], dict[str, Any]]

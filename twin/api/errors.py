@@ -17,6 +17,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from twin.errors import NotFoundError, StoreError, StoreUnavailableError, TwinError, ValidationError
 
+__all__ = [
+    "ERROR_RESPONSES",
+    "STATUS_CODES",
+    "ApiError",
+    "ErrorDetail",
+    "ErrorResponse",
+    "error_body",
+    "error_response",
+    "install_error_handlers",
+]
+
 log = logging.getLogger("twin.api")
 
 #: Machine-readable code for plain HTTP statuses (routing errors, method not allowed, ...).

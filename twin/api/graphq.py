@@ -16,6 +16,8 @@ from twin.kpi import state_name
 from twin.model import Plant
 from twin.store import TwinStore
 
+__all__ = ["bottleneck", "neighbours", "routes", "store_graph"]
+
 
 def store_graph(store: TwinStore) -> nx.MultiDiGraph:
     """The typed plant graph from the store's nodes and edges."""

@@ -9,6 +9,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from twin.api.errors import error_body
 
+__all__ = ["BodySizeLimit"]
+
 
 class _TooLarge(HTTPException):
     """Raised from ``receive``; an HTTPException so that FastAPI's body parsing passes it on as a 413."""

@@ -16,6 +16,8 @@ from fastapi import FastAPI
 
 from twin.errors import TwinError
 
+__all__ = ["ApiServerError", "ApiServerHandle", "SignalRearm", "run_api_in_thread", "serve_forever"]
+
 
 class ApiServerError(TwinError):
     """The API server could not be started."""

@@ -34,6 +34,23 @@ from twin.errors import StoreError, TwinError
 from twin.store import TwinStore
 from twin.store.streamids import FIRST_ID, exclusive, full_id, is_valid_id, parse_id
 
+__all__ = [
+    "BEARER_PREFIX",
+    "CLOSE_BAD_REQUEST",
+    "CLOSE_FORBIDDEN",
+    "CLOSE_SHUTDOWN",
+    "CLOSE_TOO_SLOW",
+    "CLOSE_UNAUTHORIZED",
+    "SUBPROTOCOL",
+    "ChangeHub",
+    "Entry",
+    "Filter",
+    "Subscriber",
+    "build_filter",
+    "changes_feed",
+    "router",
+]
+
 log = logging.getLogger("twin.api.ws")
 router = APIRouter(tags=["live"])
 

@@ -18,6 +18,8 @@ from twin.cli.common import DEFAULT_CONFIG, console, fail, print_json, redis_url
 from twin.config import load_plant
 from twin.store import TwinStore
 
+__all__ = ["adapt", "bench_ingest"]
+
 log = logging.getLogger("twin.adapt")
 
 

@@ -16,6 +16,21 @@ from rich.console import Console
 from twin.embedded import EmbeddedRedis, port_free
 from twin.store import TwinStore
 
+__all__ = [
+    "DEFAULT_CONFIG",
+    "REDIS_SCHEMES",
+    "Settings",
+    "console",
+    "err_console",
+    "fail",
+    "open_store",
+    "print_json",
+    "redis_url_or_embedded",
+    "redis_url_problem",
+    "settings",
+    "start_viewer",
+]
+
 console = Console()
 err_console = Console(stderr=True)
 

@@ -18,6 +18,8 @@ from twin.config import load_plant
 from twin.model import PROCESSING_TYPES
 from twin.store import TwinStore
 
+__all__ = ["graph_app", "graph_bottleneck", "graph_route", "load", "plant_app", "plant_generate", "status"]
+
 graph_app = typer.Typer(help="Analyses of the plant graph held in Redis.", no_args_is_help=True)
 plant_app = typer.Typer(help="Plant definitions.", no_args_is_help=True)
 app.add_typer(graph_app, name="graph")

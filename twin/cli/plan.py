@@ -18,6 +18,19 @@ from twin.errors import TwinError
 from twin.model import Plan, Plant
 from twin.store import TwinStore
 
+__all__ = [
+    "bench_replan",
+    "demand_app",
+    "demand_set",
+    "demand_show",
+    "plan_app",
+    "plan_diff_cmd",
+    "plan_list",
+    "plan_show",
+    "replan",
+    "replanner",
+]
+
 demand_app = typer.Typer(help="Demand per model (what triggers a re-plan).", no_args_is_help=True)
 plan_app = typer.Typer(help="Versioned production plans.", no_args_is_help=True)
 app.add_typer(demand_app, name="demand")

@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from twin.api.auth import Principal
 from twin.api.deps import ApiContext, Page, admin, get_ctx, page_params, viewer
 
+__all__ = ["Me", "WriteBack", "WriteBackIn", "router"]
+
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 
 

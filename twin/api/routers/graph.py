@@ -12,6 +12,8 @@ from twin.api.deps import ApiContext, Page, get_ctx, known_line, page_params, pa
 from twin.api.errors import ApiError
 from twin.model import EdgeKind, EquipmentType
 
+__all__ = ["NODE_TYPES", "Bottleneck", "EdgeOut", "Neighbours", "Routes", "router"]
+
 router = APIRouter(prefix="/api/v1/graph", tags=["graph"], dependencies=[Depends(viewer)])
 
 NODE_TYPES = ["plant", "line", *[t.value for t in EquipmentType]]
