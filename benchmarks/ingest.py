@@ -35,6 +35,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,8 @@ import yaml
 from benchmarks.loadserver import LoadServerProcess
 from benchmarks.tagserver import ServerProcess
 from twin.embedded import free_port
+
+__all__ = ["PUBLISH_MS", "bench_plant_doc", "run_ingest_bench"]
 
 PUBLISH_MS = 100.0
 
@@ -305,55 +308,88 @@ def _latency_phase(tmp: Path, redis_url: str, window: float, warmup: float, rate
             p.kill()
 
 
-def run_ingest_bench(redis_url: str, *, quick: bool = False) -> dict[str, Any]:
-    """Run the whole benchmark and return the figures (see module doc)."""
-    reps = 1 if quick else 3
-    window, warmup = (4.0, 1.0) if quick else (10.0, 2.0)
-    # Overload: every tag changes every publishing interval (quick: 28k changes/s offered, full: 280k/s).
-    stations = 200 if quick else 2000
-    naive_sweep = [50] if quick else [25, 36, 50, 100]  # 2 lines x 7 tags: 3,500 / 5,040 / 7,000 / 14,000 /s
-    moderate_rate = 2_000.0  # changes/s in total, for latency
-    runs: dict[str, list[dict[str, Any]]] = {"bare": [], "naive": [], "adapter": []}
-    naive_levels: dict[float, list[dict[str, Any]]] = {}
-    walls: list[float] = []
+@dataclass(frozen=True)
+class _Settings:
+    """How much a run measures: ``--quick`` is one repetition of shorter windows on a smaller plant."""
+
+    quick: bool
+    reps: int
+    window: float
+    warmup: float
+    stations: int  # per line, under overload: every tag changes every publishing interval
+    naive_sweep: tuple[int, ...]  # stations per line of the naive writer's lighter loads (2 lines x 7 tags)
+    moderate_rate: float = 2_000.0  # changes/s in total, for latency
+
+    @classmethod
+    def of(cls, quick: bool) -> _Settings:
+        # quick: 28k changes/s offered, full: 280k/s; naive sweep 3,500 / 5,040 / 7,000 / 14,000 /s
+        if quick:
+            return cls(True, reps=1, window=4.0, warmup=1.0, stations=200, naive_sweep=(50,))
+        return cls(False, reps=3, window=10.0, warmup=2.0, stations=2000, naive_sweep=(25, 36, 50, 100))
+
+
+@dataclass
+class _Runs:
+    """What the client processes measured: per mode, per naive load offered, and the latency phase."""
+
+    modes: dict[str, list[dict[str, Any]]] = field(
+        default_factory=lambda: {"bare": [], "naive": [], "adapter": []}
+    )
+    naive_levels: dict[float, list[dict[str, Any]]] = field(default_factory=dict)
+    walls: list[float] = field(default_factory=list)
+    tags: int = 0
+    latency_run: dict[str, Any] = field(default_factory=dict)
+    latencies: list[float] = field(default_factory=list)
+
+
+def _measure(redis_url: str, cfg: _Settings) -> _Runs:
+    """Every phase, in order: overload (adapter, bare, naive), the naive sweep, latency."""
+    out = _Runs()
+    window, warmup, reps = cfg.window, cfg.warmup, cfg.reps
     with tempfile.TemporaryDirectory(prefix="sdf-bench-") as tmp_dir:
         tmp = Path(tmp_dir)
-        heavy, tags = _overload_phase(
-            tmp, 2, stations, ["adapter", "bare", "naive"], reps, redis_url, window, warmup
+        heavy, out.tags = _overload_phase(
+            tmp, 2, cfg.stations, ["adapter", "bare", "naive"], reps, redis_url, window, warmup
         )
         for res in heavy:
-            walls.append(res.pop("process_wall_s"))
+            out.walls.append(res.pop("process_wall_s"))
             for mode, r in res.items():
-                runs[mode].append(r)
+                out.modes[mode].append(r)
         # The naive writer's best: a sweep of lighter overloads (its rate peaks near its capacity, then
         # falls as its backlog of tasks grows).
-        for st in naive_sweep:
+        for st in cfg.naive_sweep:
             light, light_tags = _overload_phase(tmp, 2, st, ["naive"], reps, redis_url, window, warmup)
-            naive_levels[_offered(light_tags)] = [r["naive"] for r in light]
-        lat_run = _latency_phase(tmp, redis_url, window, warmup + 1.0, moderate_rate)
-    lat = _latencies(redis_url, lat_run["start_ms"], lat_run["start_ms"] + int(window * 1000))
+            out.naive_levels[_offered(light_tags)] = [r["naive"] for r in light]
+        out.latency_run = _latency_phase(tmp, redis_url, window, warmup + 1.0, cfg.moderate_rate)
+    start = out.latency_run["start_ms"]
+    out.latencies = _latencies(redis_url, start, start + int(window * 1000))
+    return out
 
-    def rate(r: dict[str, Any]) -> float:
-        return float(r["changes"] / r["wall_s"]) if r["wall_s"] else 0.0
 
-    def cpu_us(r: dict[str, Any]) -> float:
-        return float(r["cpu_s"] / r["changes"] * 1e6) if r["changes"] else float("nan")
+def _rate(r: dict[str, Any]) -> float:
+    return float(r["changes"] / r["wall_s"]) if r["wall_s"] else 0.0
 
+
+def _cpu_us(r: dict[str, Any]) -> float:
+    return float(r["cpu_s"] / r["changes"] * 1e6) if r["changes"] else float("nan")
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return round(a / b, 2) if b > 0 else None
+
+
+def _throughput(runs: _Runs) -> dict[str, Any]:
+    """Rates and CPU per change of the three clients; the headline ratio against the naive writer's best."""
     med = statistics.median
-    adapter_rate = med([rate(r) for r in runs["adapter"]])
-    bare_rate = med([rate(r) for r in runs["bare"]])
-    naive_rate = med([rate(r) for r in runs["naive"]])
-    naive_by_level = {lvl: med([rate(r) for r in rs]) for lvl, rs in naive_levels.items()}
+    adapter_rate = med([_rate(r) for r in runs.modes["adapter"]])
+    bare_rate = med([_rate(r) for r in runs.modes["bare"]])
+    naive_rate = med([_rate(r) for r in runs.modes["naive"]])
+    naive_by_level = {lvl: med([_rate(r) for r in rs]) for lvl, rs in runs.naive_levels.items()}
     best_level = max(naive_by_level, key=lambda lvl: naive_by_level[lvl])
     naive_best = max(naive_rate, naive_by_level[best_level])
-    adapter_cpu = med([cpu_us(r) for r in runs["adapter"]])
-    bare_cpu = med([cpu_us(r) for r in runs["bare"]])
-    naive_cpu = med([cpu_us(r) for r in naive_levels[best_level]])
-    p50, p99 = _pct(lat, 0.50), _pct(lat, 0.99)
-
-    def ratio(a: float, b: float) -> float | None:
-        return round(a / b, 2) if b > 0 else None
-
+    adapter_cpu = med([_cpu_us(r) for r in runs.modes["adapter"]])
+    bare_cpu = med([_cpu_us(r) for r in runs.modes["bare"]])
+    naive_cpu = med([_cpu_us(r) for r in runs.naive_levels[best_level]])
     return {
         "adapter_changes_per_s": round(adapter_rate, 1),
         "bare_changes_per_s": round(bare_rate, 1),
@@ -368,27 +404,48 @@ def run_ingest_bench(redis_url: str, *, quick: bool = False) -> dict[str, Any]:
         "naive_cpu_us_per_change": round(naive_cpu, 2),
         "cpu_ratio_adapter_vs_bare": round(adapter_cpu / bare_cpu, 3) if bare_cpu else None,
         # Headline: the adapter under overload against the naive writer's *best* (the conservative ratio).
-        "throughput_ratio_adapter_vs_naive": ratio(adapter_rate, naive_best),
-        "throughput_ratio_adapter_vs_naive_same_load": ratio(adapter_rate, naive_rate),
+        "throughput_ratio_adapter_vs_naive": _ratio(adapter_rate, naive_best),
+        "throughput_ratio_adapter_vs_naive_same_load": _ratio(adapter_rate, naive_rate),
         "adapter_capacity_changes_per_core_s": round(1e6 / adapter_cpu, 0) if adapter_cpu else None,
-        "latency_p50_ms": round(p50, 2),
-        "latency_p99_ms": round(p99, 2),
+    }
+
+
+def _latency(runs: _Runs, cfg: _Settings) -> dict[str, Any]:
+    """Percentiles of source timestamp -> change-stream entry, at the moderate rate."""
+    lat = runs.latencies
+    return {
+        "latency_p50_ms": round(_pct(lat, 0.50), 2),
+        "latency_p99_ms": round(_pct(lat, 0.99), 2),
         "latency_samples": len(lat),
-        "latency_rate_changes_per_s": moderate_rate,
-        "latency_measured_rate_changes_per_s": round(rate(lat_run), 1),
+        "latency_rate_changes_per_s": cfg.moderate_rate,
+        "latency_measured_rate_changes_per_s": round(_rate(runs.latency_run), 1),
         "latency_target_ms": PUBLISH_MS + 20.0,
+    }
+
+
+def _resources_and_setup(runs: _Runs, cfg: _Settings) -> dict[str, Any]:
+    """Memory, the adapter's counters, and what was run (sources, window, repetitions)."""
+    modes = runs.modes
+    return {
         "publish_interval_ms": PUBLISH_MS,
-        "peak_rss_mb": round(max(r["rss_mb"] for r in [*runs["adapter"], lat_run]), 1),
-        "bare_peak_rss_mb": round(max(r["rss_mb"] for r in runs["bare"]), 1),
-        "naive_peak_rss_mb": round(max(r["rss_mb"] for r in runs["naive"]), 1),
-        "adapter_counters": runs["adapter"][-1].get("counters", {}),
-        "client_process_wall_s": walls,
-        "tags": tags,
+        "peak_rss_mb": round(max(r["rss_mb"] for r in [*modes["adapter"], runs.latency_run]), 1),
+        "bare_peak_rss_mb": round(max(r["rss_mb"] for r in modes["bare"]), 1),
+        "naive_peak_rss_mb": round(max(r["rss_mb"] for r in modes["naive"]), 1),
+        "adapter_counters": modes["adapter"][-1].get("counters", {}),
+        "client_process_wall_s": runs.walls,
+        "tags": runs.tags,
         "load_source": "benchmarks.loadserver (one process per line)",
-        "offered_changes_per_s": _offered(tags),
+        "offered_changes_per_s": _offered(runs.tags),
         "latency_source": "asyncua test servers (benchmarks.tagserver)",
-        "window_s": window,
-        "repetitions": reps,
-        "quick": quick,
+        "window_s": cfg.window,
+        "repetitions": cfg.reps,
+        "quick": cfg.quick,
         "python": sys.version.split()[0],
     }
+
+
+def run_ingest_bench(redis_url: str, *, quick: bool = False) -> dict[str, Any]:
+    """Run the whole benchmark and return the figures (see module doc)."""
+    cfg = _Settings.of(quick)
+    runs = _measure(redis_url, cfg)
+    return {**_throughput(runs), **_latency(runs, cfg), **_resources_and_setup(runs, cfg)}

@@ -5,10 +5,9 @@ monitored-item callbacks, reflective encoding), so a few of them on a 2-core mac
 changes per second than a good client absorbs: an "overload" measured against them only measures the
 source. This server is the "another fast server" of the benchmark: it speaks real OPC UA (UA-TCP
 Hello/Acknowledge, secure channel with SecurityPolicy None, sessions, Read, subscriptions, monitored
-items, Publish) to unmodified clients, but holds no address space. Each tag is one row of a numpy
-structured array laid out exactly as an encoded ``MonitoredItemNotification``; a publish cycle updates the
-value and timestamp columns (vectorised) and sends the bytes. Every monitored item changes in every
-publishing interval, so the offered rate is ``items / interval``.
+items, Publish) to unmodified clients, but holds no address space: its publish responses are encoded
+rows (:mod:`benchmarks.loadencoding`). Every monitored item changes in every publishing interval, so the
+offered rate is ``items / interval``.
 
 Scope (on purpose): SecurityPolicy None, anonymous users, scalar Double/Int32/Boolean/String values,
 ``TimestampsToReturn.Both``; browse-path translation answers ``BadNoMatch``. Request framing, chunking and
@@ -23,18 +22,15 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import struct
 import subprocess
 import sys
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from asyncua import ua
 from asyncua.common.connection import SecureConnection, TransportLimits
 from asyncua.common.utils import Buffer, NotEnoughData
@@ -47,140 +43,17 @@ from asyncua.ua.ua_binary import (
     uatcp_to_binary,
 )
 
+from benchmarks.loadencoding import DATATYPE, LoadTag, Subscription, load_tags, publish_response, value_of
 from twin.embedded import stop_process, wait_ready_line
-from twin.model import SIM_NAMESPACE_URI, TagType
+from twin.model import SIM_NAMESPACE_URI
+
+__all__ = ["LoadServer", "LoadServerProcess", "LoadTag", "load_tags", "main", "value_of"]
 
 log = logging.getLogger(__name__)
 
-_EPOCH_FT = 116_444_736_000_000_000  # 1970-01-01 as a FILETIME (100 ns ticks since 1601)
-_MASK = 0x01 | 0x04 | 0x08  # DataValue: value, source timestamp, server timestamp
-_STR_LEN = 8
-#: Variant type id and numpy dtype of the value column, per tag type.
-_COLUMNS: dict[str, tuple[int, Any]] = {
-    "double": (11, "<f8"),
-    "int32": (6, "<i4"),
-    "bool": (1, "u1"),
-    "string": (12, None),
-}
-_DATATYPE = {"double": 11, "int32": 6, "bool": 1, "string": 12}
-_KIND = {
-    TagType.FLOAT: "double",
-    TagType.INT: "int32",
-    TagType.ENUM: "int32",
-    TagType.BOOL: "bool",
-    TagType.STRING: "string",
-}
-_ENUM_STATES = 7  # an enum tag cycles through 0..6 (the twin's station states)
 _NAMESPACES = ["http://opcfoundation.org/UA/", SIM_NAMESPACE_URI]
 _SERVER_STATE = 2259  # Server_ServerStatus_State
 _NAMESPACE_ARRAY = 2255  # Server_NamespaceArray
-
-
-@dataclass(frozen=True)
-class LoadTag:
-    """One served variable: its string NodeId (namespace 1 = the simulator's URI) and value kind."""
-
-    node: str
-    kind: str  # "double" | "int32" | "bool" | "string"
-    enum: bool = False
-
-
-def plant_tags(config: Path, line: str | None = None) -> list[LoadTag]:
-    """The tags of a plant config (one line, or all) as the simulator names them."""
-    from twin.config import load_plant
-
-    plant = load_plant(config)
-    out: list[LoadTag] = []
-    for ln in plant.lines:
-        if line is not None and ln.id != line:
-            continue
-        for eq in ln.equipment:
-            for tag in eq.tags():
-                out.append(LoadTag(f"{eq.id}.{tag.name}", _KIND[tag.type], enum=tag.type is TagType.ENUM))
-    return out
-
-
-def _filetime(t: float) -> int:
-    return int(t * 1e7) + _EPOCH_FT
-
-
-class _Block:
-    """The monitored items of one value kind, as encoded rows (handle, mask, variant, value, src, srv)."""
-
-    def __init__(self, kind: str, handles: Sequence[int], tags: Sequence[LoadTag]) -> None:
-        vt, vdtype = _COLUMNS[kind]
-        fields: list[tuple[str, Any]] = [("h", "<u4"), ("m", "u1"), ("vt", "u1")]
-        if kind == "string":
-            fields += [("n", "<i4"), ("v", f"S{_STR_LEN}")]
-        else:
-            fields += [("v", vdtype)]
-        fields += [("src", "<i8"), ("srv", "<i8")]
-        self.kind = kind
-        self.rows = np.zeros(len(handles), dtype=np.dtype(fields))
-        self.rows["h"] = handles
-        self.rows["m"] = _MASK
-        self.rows["vt"] = vt
-        if kind == "string":
-            self.rows["n"] = _STR_LEN
-        self.offset = np.arange(len(handles), dtype=np.int64)
-        self.modulus = np.array([_ENUM_STATES if t.enum else 1 << 30 for t in tags], dtype=np.int64)
-
-    def update(self, k: int, ft: int) -> bytes:
-        """Values of cycle ``k`` (each differs from cycle ``k - 1``) stamped ``ft``; the encoded rows."""
-        rows = self.rows
-        if self.kind == "double":
-            rows["v"] = self.offset * 0.5 + (k % 100_000) * 0.25
-        elif self.kind == "int32":
-            rows["v"] = (self.offset + k) % self.modulus
-        elif self.kind == "bool":
-            rows["v"] = k & 1
-        else:
-            rows["v"] = b"M%07d" % (k % 10_000_000)
-        rows["src"] = ft
-        rows["srv"] = ft
-        return rows.tobytes()
-
-
-def value_of(tag: LoadTag, index: int, k: int) -> ua.Variant:
-    """The value ``_Block.update`` gives tag number ``index`` (in its kind) in cycle ``k``, as a Variant."""
-    if tag.kind == "double":
-        return ua.Variant(index * 0.5 + (k % 100_000) * 0.25, ua.VariantType.Double)
-    if tag.kind == "int32":
-        return ua.Variant((index + k) % (_ENUM_STATES if tag.enum else 1 << 30), ua.VariantType.Int32)
-    if tag.kind == "bool":
-        return ua.Variant(bool(k & 1), ua.VariantType.Boolean)
-    return ua.Variant(f"M{k % 10_000_000:07d}", ua.VariantType.String)
-
-
-@dataclass
-class _Subscription:
-    sid: int
-    interval_s: float
-    keepalive: int
-    items: dict[int, tuple[int, LoadTag]] = field(default_factory=dict)  # monitored item id -> (handle, tag)
-    blocks: list[_Block] | None = None
-    enabled: bool = True
-    seq: int = 0
-    cycle: int = 0
-    last_sent: float = 0.0
-
-    def due(self) -> float:
-        """When this subscription answers next: one publishing interval after the last answer, or a
-        keepalive interval when nothing is monitored or publishing is off."""
-        busy = bool(self.items) and self.enabled
-        return self.last_sent + (self.interval_s if busy else self.interval_s * self.keepalive)
-
-    def encoded_items(self, ft: int) -> tuple[int, bytes]:
-        """(count, bytes) of every item's next value, encoded, with timestamps ``ft`` (a FILETIME)."""
-        if self.blocks is None:
-            by_kind: dict[str, list[tuple[int, LoadTag]]] = {}
-            for handle, tag in self.items.values():
-                by_kind.setdefault(tag.kind, []).append((handle, tag))
-            self.blocks = [
-                _Block(kind, [h for h, _t in rows], [t for _h, t in rows]) for kind, rows in by_kind.items()
-            ]
-        self.cycle += 1
-        return len(self.items), b"".join(b.update(self.cycle, ft) for b in self.blocks)
 
 
 class _Connection(asyncio.Protocol):
@@ -192,7 +65,7 @@ class _Connection(asyncio.Protocol):
         self.conn = SecureConnection(SecurityPolicyNone(), self.limits)
         self.transport: asyncio.Transport | None = None
         self.buffer = b""
-        self.subs: dict[int, _Subscription] = {}
+        self.subs: dict[int, Subscription] = {}
         self.publish_requests: deque[tuple[int, int, Any]] = deque()  # (request id, handle, request)
         self.publisher: asyncio.Task[None] | None = None
         self.wake = asyncio.Event()
@@ -355,7 +228,7 @@ class _Connection(asyncio.Protocol):
         interval = max(float(p.RequestedPublishingInterval or 0), self.server.min_interval_ms)
         # Keepalives at least every 5 s whatever the client asks (asyncua asks for hours by default).
         keepalive = max(1, min(int(p.RequestedMaxKeepAliveCount or 10), int(5000 / interval)))
-        sub = _Subscription(next(self.server.ids), interval / 1000.0, keepalive, last_sent=time.monotonic())
+        sub = Subscription(next(self.server.ids), interval / 1000.0, keepalive, last_sent=time.monotonic())
         sub.enabled = bool(p.PublishingEnabled)
         self.subs[sub.sid] = sub
         response = ua.CreateSubscriptionResponse()
@@ -463,49 +336,9 @@ class _Connection(asyncio.Protocol):
             acks = len(request.Parameters.SubscriptionAcknowledgements)
             sub.last_sent = time.monotonic()
             self._write(
-                self.conn.message_to_binary(self._publish_response(sub, handle, acks), request_id=request_id)
+                self.conn.message_to_binary(publish_response(sub, handle, acks), request_id=request_id)
             )
             await asyncio.sleep(0)  # let requests in between responses
-
-    def _publish_response(self, sub: _Subscription, handle: int, acks: int) -> bytes:
-        """A PublishResponse (TypeId first) with every item of ``sub`` changed, or a keepalive."""
-        now_ft = _filetime(time.time())
-        if sub.items and sub.enabled:
-            sub.seq += 1
-            n, items = sub.encoded_items(now_ft)
-            data = [(n, items)]
-        else:
-            data = []
-        seq = sub.seq + (0 if data else 1)
-        parts = []
-        # TypeId (four-byte NodeId), ResponseHeader (Timestamp, RequestHandle, ServiceResult, no diagnostics,
-        # empty string table, null additional header), SubscriptionId, no AvailableSequenceNumbers,
-        # MoreNotifications, NotificationMessage header, NotificationData count.
-        head = struct.pack(
-            "<BBHqIIBiBBBIiBIqi",
-            0x01, 0, ua.ObjectIds.PublishResponse_Encoding_DefaultBinary,
-            now_ft, handle, 0, 0, -1, 0, 0, 0,
-            sub.sid, 0, 0, seq, now_ft, len(data),
-        )  # fmt: skip
-        parts.append(head)
-        for n, items in data:
-            body_len = 4 + len(items) + 4  # item count, items, DiagnosticInfos (-1)
-            parts.append(
-                struct.pack(
-                    "<BBHBii",
-                    0x01,
-                    0,
-                    ua.ObjectIds.DataChangeNotification_Encoding_DefaultBinary,
-                    0x01,
-                    body_len,
-                    n,
-                )
-            )
-            parts.append(items)
-            parts.append(struct.pack("<i", -1))
-        # Results (one Good per acknowledgement), DiagnosticInfos.
-        parts.append(struct.pack(f"<i{acks}Ii", acks, *([0] * acks), -1))
-        return b"".join(parts)
 
 
 class LoadServer:
@@ -564,7 +397,7 @@ class LoadServer:
         if attr == ua.AttributeIds.NodeClass:
             return ua.DataValue(ua.Variant(ua.NodeClass.Variable, ua.VariantType.Int32))
         if attr == ua.AttributeIds.DataType:
-            return ua.DataValue(ua.Variant(ua.NodeId(_DATATYPE[tag.kind]), ua.VariantType.NodeId))
+            return ua.DataValue(ua.Variant(ua.NodeId(DATATYPE[tag.kind]), ua.VariantType.NodeId))
         if attr == ua.AttributeIds.ValueRank:
             return ua.DataValue(ua.Variant(-1, ua.VariantType.Int32))
         if attr == ua.AttributeIds.Value:
@@ -595,13 +428,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--min-interval-ms", type=float, default=10.0)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    tags = plant_tags(args.config, args.line)
+    tags = load_tags(args.config, args.line)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(tags, args.host, args.port, args.min_interval_ms))
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])
 
 
 class LoadServerProcess:
@@ -635,3 +464,7 @@ class LoadServerProcess:
         if self.proc is not None:
             stop_process(self.proc)
             self.proc = None
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

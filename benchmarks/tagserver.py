@@ -29,23 +29,11 @@ from asyncua import Server, ua, uamethod
 from asyncua.common.structures104 import new_enum
 
 from adapters.opcua.security import ServerSecurity, apply_server_security
+from adapters.opcua.variants import VARIANT_TYPES, initial_variant
 from twin.embedded import wait_ready_line
 from twin.model import SIM_NAMESPACE_URI, Plant, StationState, TagType
 
-VARIANT: dict[TagType, ua.VariantType] = {
-    TagType.FLOAT: ua.VariantType.Double,
-    TagType.INT: ua.VariantType.Int64,
-    TagType.BOOL: ua.VariantType.Boolean,
-    TagType.STRING: ua.VariantType.String,
-    TagType.ENUM: ua.VariantType.Int32,
-}
-INITIAL: dict[TagType, Any] = {
-    TagType.FLOAT: 0.0,
-    TagType.INT: 0,
-    TagType.BOOL: False,
-    TagType.STRING: "",
-    TagType.ENUM: 0,
-}
+__all__ = ["Rate", "ServerProcess", "TagServer", "build_server", "churn", "main", "plant_tags", "serve"]
 
 
 @dataclass
@@ -69,12 +57,12 @@ class TagServer:
     ) -> None:
         """Set a value (with a StatusCode and now as source timestamp), as a PLC would."""
         key = (equipment, tag)
-        vt = variant or VARIANT[self.types[key]]
+        vt = variant or VARIANT_TYPES[self.types[key]]
         now = datetime.now(UTC)
         dv = ua.DataValue(
             ua.Variant(value, vt), StatusCode=ua.StatusCode(status), SourceTimestamp=now, ServerTimestamp=now
         )
-        if variant is not None and variant != VARIANT[self.types[key]]:
+        if variant is not None and variant != VARIANT_TYPES[self.types[key]]:
             await self._write_unchecked(self.nodes[key].nodeid, dv)
         else:
             await self.server.write_attribute_value(self.nodes[key].nodeid, dv)
@@ -132,7 +120,7 @@ async def build_server(
         node = await folder.add_variable(
             ua.NodeId(f"{eq}.{tag}", ns),
             ua.QualifiedName(tag, ns),
-            ua.Variant(INITIAL[ttype], VARIANT[ttype]),
+            initial_variant(ttype),
             datatype=state_type.nodeid if ttype is TagType.ENUM and state_type is not None else None,
         )
         unit = rest[0] if rest else None
@@ -292,10 +280,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     asyncio.run(_main(args))
 
 
-if __name__ == "__main__":
-    main()
-
-
 class ServerProcess:
     """A test server in its own process (``python -m benchmarks.tagserver``), to be killed and restarted."""
 
@@ -365,3 +349,7 @@ class ServerProcess:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGCONT)
         self.kill()
+
+
+if __name__ == "__main__":
+    main()

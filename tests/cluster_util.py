@@ -6,13 +6,13 @@ import random
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from types import TracebackType
 
 import redis
 from redis.cluster import ClusterNode, RedisCluster
 
+from tests.support.wait import wait_until
 from twin.embedded import EmbeddedRedis, port_free, redis_server_binary
 
 
@@ -102,13 +102,10 @@ class LocalCluster:
             )
             if out.returncode != 0:
                 raise RuntimeError(f"redis-cli --cluster create failed: {out.stdout[-800:]} {out.stderr}")
-            deadline = time.monotonic() + timeout_s
-            while True:
-                if all(self._state_ok(p) for p in self.ports):
-                    return self
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the cluster did not reach cluster_state:ok")
-                time.sleep(0.1)
+            wait_until(
+                "cluster_state:ok on every node", lambda: all(map(self._state_ok, self.ports)), timeout_s, 0.1
+            )
+            return self
         except BaseException:
             self.stop()
             raise

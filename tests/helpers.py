@@ -1,33 +1,21 @@
-"""Helpers shared by the test files: polling a real outcome, free ports, running the CLI as a user does."""
+"""Helpers shared by the test files: free ports, running the CLI as a user does."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from twin.embedded import free_port
 from twin.store import TwinStore
 
-__all__ = ["TWIN", "TWIN_MAIN", "cli_env", "free_port", "run_twin", "url_of", "wait_for"]
+__all__ = ["TWIN", "TWIN_MAIN", "cli_env", "free_port", "run_twin", "url_of"]
 
 # The `twin` console script installed next to this interpreter, as users run it.
 TWIN = [str(Path(sys.executable).parent / "twin")]
 # The same entry point through the interpreter (what `twin` runs, without the console-script wrapper).
 TWIN_MAIN = [sys.executable, "-c", "from twin.cli import main; main()"]
-
-
-async def wait_for(pred: Callable[[], bool], timeout: float = 30.0, interval: float = 0.1) -> None:
-    """Poll a condition (real outcomes, no timing assertions: the timeout only bounds a hang)."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not pred():
-        if loop.time() > end:
-            raise AssertionError("condition not reached")
-        await asyncio.sleep(interval)
 
 
 def cli_env(redis_url: str | None = None, **extra: str) -> dict[str, str]:

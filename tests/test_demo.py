@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import DEMO_PLANT, MINI_PLANT, ROOT
+from tests.support.wait import wait_until_async
 from twin.config import load_plant
 from twin.embedded import free_port, port_free
 from twin.model import Plant
@@ -291,7 +292,11 @@ def test_sim_serves_endpoints_until_interrupted(run_cli: list[Proc]) -> None:
             ns = await c.get_namespace_index("urn:sdf-twin:sim")
             node = c.get_node(f"ns={ns};s=L1-WELD.part_count")
             a = await node.read_value()
-            await asyncio.sleep(2.0)
+
+            async def newer() -> bool:
+                return bool(await node.read_value() > a)
+
+            await wait_until_async("L1-WELD to count another part", newer, 30.0, 0.2)
             return [a, await node.read_value()]
 
     a, b = asyncio.run(read_counts())

@@ -10,10 +10,13 @@
 - :mod:`~adapters.opcua.runner`: all endpoints of a plant or of a shard (``twin adapt --shard I/N``).
 - :mod:`~adapters.opcua.security`: Basic256Sha256 Sign/SignAndEncrypt, trust lists, accounts (both ends).
 - :mod:`~adapters.opcua.writeback`: plans to PLCs via ``plan.Load``: kill switch, audit, write account.
-- :mod:`~benchmarks.loadserver`: a fast OPC UA server offering every tag changed every publishing
-  interval (the ingest bench's overload source).
-- :mod:`~benchmarks.ingest`: ``twin bench ingest``; :mod:`~benchmarks.tagserver` and
-  :mod:`~tests.support.python_opcua_server`: small real servers for tests (asyncua, python-opcua).
+- :mod:`~adapters.opcua.buffer`: a bounded outage buffer in front of the store while Redis is down.
+- :mod:`~adapters.opcua.errors`: the adapters' errors; asyncua and OS errors are translated into these.
+- :mod:`~adapters.opcua.variants`: the OPC UA type and initial value of each twin tag type, for every
+  server we build (:mod:`adapters.simulator`, and the servers under ``benchmarks/`` and ``tests/support/``).
+
+No test or load server ships here: the ingest bench and its servers are in :mod:`benchmarks`
+(``ingest``, ``loadserver``, ``tagserver``), the tests' PLC servers in ``tests/support/``.
 
 Submodules are imported explicitly (this package does not import asyncua by itself).
 """

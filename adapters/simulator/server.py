@@ -45,26 +45,13 @@ from asyncua.server.server import Server
 from cryptography import x509
 
 from adapters.opcua.security import ServerSecurity, apply_server_security
+from adapters.opcua.variants import VARIANT_TYPES, initial_variant
 from adapters.simulator.startup import init_server
 from twin.model import SIM_NAMESPACE_URI, STATE_CODES, Line, StationState, TagType
 
 #: Most equipment objects directly under a line object; more go into folders of this size.
 FOLDER_SIZE = 200
 
-VARIANTS: dict[TagType, ua.VariantType] = {
-    TagType.FLOAT: ua.VariantType.Double,
-    TagType.INT: ua.VariantType.Int64,
-    TagType.BOOL: ua.VariantType.Boolean,
-    TagType.STRING: ua.VariantType.String,
-    TagType.ENUM: ua.VariantType.Int32,
-}
-_INITIAL: dict[TagType, Any] = {
-    TagType.FLOAT: 0.0,
-    TagType.INT: 0,
-    TagType.BOOL: False,
-    TagType.STRING: "",
-    TagType.ENUM: 0,
-}
 _STATE_BY_NAME = {s.value: code for s, code in STATE_CODES.items()}
 
 
@@ -235,12 +222,12 @@ async def build_line_server(
             parent = await line_obj.add_folder(_nid(name, ns), ua.QualifiedName(name, ns))
         obj = await parent.add_object(_nid(eq.id, ns), ua.QualifiedName(eq.id, ns))
         for tag in eq.tags():
-            vt = VARIANTS[tag.type]
+            vt = VARIANT_TYPES[tag.type]
             nid = _nid(f"{eq.id}.{tag.name}", ns)
             var = await obj.add_variable(
                 nid,
                 ua.QualifiedName(tag.name, ns),
-                ua.Variant(_INITIAL[tag.type], vt),
+                initial_variant(tag.type),
                 datatype=state_type.nodeid if tag.type == TagType.ENUM else None,
             )
             if tag.unit:

@@ -15,13 +15,13 @@ from adapters.opcua.session import AdapterOptions, EndpointAdapter
 from benchmarks.tagserver import TagServer, plant_tags, serve
 from tests.adapters import helpers
 from tests.helpers import free_port, url_of
-from tests.helpers import wait_for as poll
+from tests.support.wait import wait_until_async
 from twin.model import Plant, TagDef, TagType
 from twin.store import AsyncTwinStore, TwinStore
 
 pytestmark = pytest.mark.timeout(60)
 
-wait_for = partial(poll, timeout=10.0, interval=0.05)  # this file's waits are all short ones
+wait_until = partial(wait_until_async, timeout=10.0)  # this file's waits are all short ones
 
 FAST = AdapterOptions(
     publish_interval_ms=50, keepalive_s=0.5, stale_after_s=2.0, backoff_initial_s=0.1, backoff_max_s=0.5
@@ -59,8 +59,8 @@ async def test_values_mirror_with_quality_and_batches(
         await l1_server.write("L1-WELD", "part_count", 7)
         await l1_server.write("L1-WELD", "state", 1)
         await l1_server.write("L1-WELD", "model", "A")
-        await wait_for(lambda: live(store, "L1-WELD").get("model", (None,))[0] == "A")
-        await wait_for(lambda: live(store, "L1-WELD")["power_kw"][0] == 42.5)
+        await wait_until("model A", lambda: live(store, "L1-WELD").get("model", (None,))[0] == "A")
+        await wait_until("power 42.5", lambda: live(store, "L1-WELD")["power_kw"][0] == 42.5)
         tags = live(store, "L1-WELD")
         assert tags["part_count"][:2] == (7, "good")
         assert tags["state"][:2] == ("Running", "good")  # enumeration codes are mirrored as names
@@ -91,8 +91,8 @@ async def test_bad_values_and_status_are_marked_bad(
         await l1_server.write("L1-WELD", "alarm", "x", status=ua.StatusCodes.BadSensorFailure)
         await l1_server.write("L1-WELD", "state", 99)  # not a code of the enumeration
         await l1_server.write("L1-PAINT", "power_kw", 1.5)  # a good one, written last
-        await wait_for(lambda: live(store, "L1-PAINT")["power_kw"][0] == 1.5)
-        await wait_for(lambda: live(store, "L1-WELD")["alarm"][1] == "bad")
+        await wait_until("paint power 1.5", lambda: live(store, "L1-PAINT")["power_kw"][0] == 1.5)
+        await wait_until("a bad alarm", lambda: live(store, "L1-WELD")["alarm"][1] == "bad")
         t = live(store, "L1-WELD")
         assert t["power_kw"][:2] == (None, "bad")
         assert t["cycle_time_s"][:2] == (-5.0, "bad")
@@ -138,8 +138,10 @@ async def test_mapping_problems_are_reported_by_name_and_rest_mirrors(
         assert any(m.startswith("L1-WELD.badns") and "urn:nowhere" in m for m in msgs)
         assert any(m.startswith("L1-WELD.folder") and "not a Variable" in m for m in msgs)
         await l1_server.write("L1-WELD", "power_kw", 9.0)
-        await wait_for(lambda: s.read_tags("L1-WELD").get("via_path", (None,))[0] == 9.0)
-        await wait_for(lambda: s.read_tags("L1-WELD").get("watts", (None,))[0] == 9.0)  # mirrored anyway
+        await wait_until("via_path 9.0", lambda: s.read_tags("L1-WELD").get("via_path", (None,))[0] == 9.0)
+        await wait_until(
+            "watts 9.0 (mirrored anyway)", lambda: s.read_tags("L1-WELD").get("watts", (None,))[0] == 9.0
+        )
         assert s.read_tags("L1-WELD")["power_kw"][0] == 9.0
         assert "ghost" not in s.read_tags("L1-WELD")
     finally:
@@ -162,23 +164,47 @@ async def test_overload_coalesces_and_counts(
             return await real(changes, source)
 
         astore.write_changes = slow  # type: ignore[method-assign]
-        await asyncio.sleep(0.2)
-        for i in range(30):
+        c = adapter.sink.counters
+        for i in range(1, 31):  # 0 is the served value already (no change)
+            seen = c.notifications
             await l1_server.write("L1-WELD", "part_count", i)
-            await asyncio.sleep(0.06)  # > publish interval: separate publish cycles
-        await asyncio.sleep(0.2)
+            # one publish cycle per value: the next write waits until this one has been received
+            await wait_until(f"part count {i} received", lambda n=seen: c.notifications > n)  # type: ignore[misc]
+
+        def pending_count() -> object:
+            return next(
+                (p[2] for p in adapter.sink._pending.values() if p[:2] == ("L1-WELD", "part_count")), None
+            )
+
+        await wait_until("part count 30 pending behind the slow store", lambda: pending_count() == 30)
         assert len(adapter.sink._pending) <= adapter.sink.tag_count
         gate.set()
-        await wait_for(lambda: live(store, "L1-WELD")["part_count"][0] == 29)
-        c = adapter.sink.counters
+        await wait_until("part count 30", lambda: live(store, "L1-WELD")["part_count"][0] == 30)
         assert c.coalesced > 0
         assert c.notifications >= c.changes_written
     finally:
         await stop_adapter(adapter, task, astore)
 
 
-def test_stream_entries_are_json(store: TwinStore) -> None:
+async def test_stream_entries_are_json(store: TwinStore, mini_plant: Plant) -> None:
+    """What the adapters' store writes to the change stream is plain JSON that any Redis client reads."""
+    lines = {e.id: e.line for e in mini_plant.equipment()}
+    astore = AsyncTwinStore.from_url(url_of(store), mini_plant.id, lines)
+    try:
+        await astore.write_changes(
+            [
+                ("L1-WELD", "power_kw", 42.5, "good", 1000.0),
+                ("L1-WELD", "power_kw", math.nan, "good", 1001.0),
+            ],
+            "test",
+        )
+    finally:
+        await astore.close()
     raw = redis.Redis.from_url(url_of(store), decode_responses=True)
-    assert raw.ping()
-    assert json.dumps([]) == "[]"
+    ((_id, fields),) = raw.xrange(store.keys.changes)
     raw.close()
+    assert fields["src"] == "test"
+    assert json.loads(fields["d"]) == [
+        ["L1-WELD", "power_kw", 42.5, "good", 1000.0],
+        ["L1-WELD", "power_kw", None, "bad", 1001.0],  # a non-finite value: null, quality bad
+    ]

@@ -11,7 +11,8 @@ from adapters.opcua.session import AdapterOptions
 from benchmarks.tagserver import ServerProcess
 from tests.adapters.helpers import start_adapter, stop_adapter
 from tests.conftest import MINI_PLANT
-from tests.helpers import free_port, url_of, wait_for
+from tests.helpers import free_port, url_of
+from tests.support.wait import wait_until_async
 from twin.model import Plant
 from twin.store import TwinStore
 
@@ -49,15 +50,15 @@ async def test_five_kill_restart_cycles_recover(store: TwinStore, mini_plant: Pl
             mini_plant, proc.url, url_of(store), FAST, {"L1": proc.url}
         )
         try:
-            await wait_for(lambda: all_fresh(store, 1000))
+            await wait_until_async("every tag from generation 1000", lambda: all_fresh(store, 1000))
             for cycle in range(1, 6):
                 proc.kill(signal.SIGKILL)
-                await wait_for(lambda: qualities(store) == {"stale"})
+                await wait_until_async(f"stale marks (cycle {cycle})", lambda: qualities(store) == {"stale"})
                 # Stale marks keep the last value.
                 assert int(store.read_tags("L1-WELD")["part_count"][0]) >= 1000 * cycle
                 gen = 1000 * (cycle + 1)
                 await asyncio.to_thread(proc.start, gen)
-                await wait_for(lambda g=gen: all_fresh(store, g))  # type: ignore[misc]
+                await wait_until_async(f"every tag from generation {gen}", lambda g=gen: all_fresh(store, g))  # type: ignore[misc]
             assert adapter.status.disconnects == 5
             assert adapter.status.connects == 6
             assert adapter.sink.counters.stale_marks == 5 * adapter.sink.tag_count
@@ -75,11 +76,11 @@ async def test_silent_stall_is_detected_and_recovered(store: TwinStore, mini_pla
             mini_plant, proc.url, url_of(store), FAST, {"L1": proc.url}
         )
         try:
-            await wait_for(lambda: all_fresh(store, 50))
+            await wait_until_async("every tag from generation 50", lambda: all_fresh(store, 50))
             proc.kill(signal.SIGSTOP)
-            await wait_for(lambda: qualities(store) == {"stale"})
+            await wait_until_async("stale marks after the stall", lambda: qualities(store) == {"stale"})
             proc.kill(signal.SIGCONT)
-            await wait_for(lambda: qualities(store) == {"good"})
+            await wait_until_async("good again after SIGCONT", lambda: qualities(store) == {"good"})
             assert adapter.status.disconnects >= 1
             assert "stalled" in (adapter.status.last_error or "stalled") or adapter.status.connected
         finally:

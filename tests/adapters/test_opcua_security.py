@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from adapters.opcua.session import AdapterOptions, check_endpoint
 from benchmarks.tagserver import TagServer, plant_tags, serve
 from tests.adapters.helpers import start_adapter, stop_adapter
 from tests.helpers import free_port, url_of
+from tests.support.wait import wait_until_async
 from twin.model import Plant
 from twin.store import TwinStore
 
@@ -98,10 +98,9 @@ async def test_sign_and_encrypt_session_mirrors_values(
     try:
         await adapter.wait_connected(30)
         await secure_plc.write("L1-PAINT", "power_kw", 12.5)
-        for _ in range(100):
-            if store.read_tags("L1-PAINT").get("power_kw", (None,))[0] == 12.5:
-                break
-            await asyncio.sleep(0.05)
+        await wait_until_async(
+            "paint power 12.5", lambda: store.read_tags("L1-PAINT").get("power_kw", (None,))[0] == 12.5, 5.0
+        )
         assert store.read_tags("L1-PAINT")["power_kw"][:2] == (12.5, "good")
     finally:
         await stop_adapter(adapter, task, astore)

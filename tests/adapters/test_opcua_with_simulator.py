@@ -8,7 +8,7 @@ from adapters.opcua.runner import AdapterSet
 from adapters.opcua.session import AdapterOptions
 from adapters.opcua.writeback import write_plan
 from adapters.simulator import SimulatedPlant
-from tests.helpers import wait_for
+from tests.support.wait import wait_until_async
 from twin.model import Plan, PlanAssignment, Plant, StationState
 from twin.store import AsyncTwinStore, TwinStore
 
@@ -32,8 +32,10 @@ async def test_simulated_plant_mirrors_and_accepts_a_plan(
             def states() -> list[object]:
                 return [r.get("state") for r in store.status() if r["type"] in ("station", "cell")]
 
-            await wait_for(lambda: all(s in names for s in states()))
-            await wait_for(lambda: any(r.get("part_count", 0) > 0 for r in store.status()))
+            await wait_until_async("a state for every station", lambda: all(s in names for s in states()))
+            await wait_until_async(
+                "a part counted", lambda: any(r.get("part_count", 0) > 0 for r in store.status())
+            )
             assert {r["quality"] for r in store.status()} <= {"good"}
 
             astore = AsyncTwinStore.from_url(redis_url, plant.id, {e.id: e.line for e in plant.equipment()})

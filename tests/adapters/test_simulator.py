@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -12,6 +11,7 @@ import pytest_asyncio
 from asyncua import Client, ua
 
 from adapters.simulator import SimulatedPlant, parse_sequence
+from tests.support.wait import wait_until_async
 from twin.config import parse_plant
 from twin.model import SIM_NAMESPACE_URI, STATE_CODES, Plant, StationState, default_node_id
 from twin.sim import SimOptions
@@ -73,16 +73,6 @@ async def read(client: Client, eq: str, tag: str) -> Any:
     return await (await node(client, eq, tag)).read_value()
 
 
-async def wait_for(pred: Any, timeout: float = 20.0) -> Any:
-    """Poll ``pred`` (async, returns a truthy result when done) until it holds or the time runs out."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        res = await pred()
-        if res or asyncio.get_running_loop().time() > deadline:
-            return res
-        await asyncio.sleep(0.1)
-
-
 async def call_load(client: Client, line: str, version: int, seq: Any) -> str:
     ns = await client.get_namespace_index(SIM_NAMESPACE_URI)
     plan = client.get_node(f"ns={ns};s={line}.plan")
@@ -133,7 +123,7 @@ async def test_values_change_over_time(client_m: Client) -> None:
     async def advanced() -> bool:
         return bool(await read(client_m, "M-1", "part_count") >= first + 3)
 
-    assert await wait_for(advanced)
+    await wait_until_async("M-1 to count 3 more parts", advanced, 20.0, 0.1)
     assert await read(client_m, "M-1", "energy_kwh") > 0
     assert await read(client_m, "M-1", "model") == "A"
     dv = await (await node(client_m, "M-1", "part_count")).read_data_value()
@@ -149,7 +139,7 @@ async def test_plan_load_switches_model_then_line_off(sim: SimulatedPlant, clien
     async def on_b() -> bool:
         return bool(await read(client_m, "M-2", "model") == "B")
 
-    assert await wait_for(on_b)
+    await wait_until_async("M-2 on model B", on_b, 20.0, 0.1)
     # Idempotent retry is accepted; an older version or another line's resource is not.
     assert await call_load(client_m, "M", 1, seq) == "accepted"
     assert (await call_load(client_m, "M", 0, seq)).startswith("rejected: version 0")
@@ -165,7 +155,7 @@ async def test_plan_load_switches_model_then_line_off(sim: SimulatedPlant, clien
     async def all_off() -> bool:
         return all([await read(client_m, e, "state") == OFF for e in ("M-1", "M-2", "M-B")])
 
-    assert await wait_for(all_off)
+    await wait_until_async("M-1, M-2 and M-B off", all_off, 20.0, 0.1)
     assert await read(client_m, "M-1", "power_kw") == 0.0
     assert [v for v, _s, status in sim.servers["M"].loads if status == "accepted"] == [1, 1, 3]
 
@@ -192,7 +182,7 @@ async def test_cell_plan(sim: SimulatedPlant) -> None:
         async def on_b() -> bool:
             return bool(await read(c, "C-1", "model") == "B")
 
-        assert await wait_for(on_b)
+        await wait_until_async("C-1 on model B", on_b, 20.0, 0.1)
 
 
 async def test_parse_sequence_messages() -> None:
@@ -237,5 +227,5 @@ async def test_live_plant_follows_the_shift_calendar(plant: Plant) -> None:
         async def working() -> bool:
             return bool(await read(c, "M-1", "state") != OFF)
 
-        assert await wait_for(working, 60)
+        await wait_until_async("M-1 working", working, 60.0, 0.1)
         assert await read(c, "M-1", "power_kw") > 0.0

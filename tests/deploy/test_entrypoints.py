@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from tests.deploy.compose_util import compose, local_args, option
-from tests.faults.harness import TWIN, Proc, wait_for
+from tests.faults.harness import TWIN, Proc
+from tests.support.wait import wait_until
 from twin.config import load_plant
 from twin.embedded import EmbeddedRedis, free_port
 from twin.store import TwinStore
@@ -73,7 +74,7 @@ def test_compose_services_run_as_processes(tmp_path: Path) -> None:
             for name, p in procs.items():
                 test = services[name]["healthcheck"]["test"]
                 healthy = lambda t=test, p=p: run_healthcheck(t, pm, env) or not p.alive()  # noqa: E731
-                wait_for(f"{name} healthy", healthy, 150, tick=1.0)
+                wait_until(f"{name} healthy", healthy, 150, interval=1.0)
                 assert p.alive(), f"{name} died: {p.output()[-2000:]}"
             store = TwinStore.from_url(redis.url, plant.id)
 
@@ -82,7 +83,7 @@ def test_compose_services_run_as_processes(tmp_path: Path) -> None:
                     set(store.read_tags(e.id)) >= {t.name for t in e.tags()} for e in plant.equipment()
                 )
 
-            wait_for("every tag mirrored by the two shards", mirrored, 120, tick=1.0)
+            wait_until("every tag mirrored by the two shards", mirrored, 120, interval=1.0)
             rows = store.status()
             assert len(rows) == len(plant.equipment())
             assert all(r["quality"] in ("good", "uncertain") for r in rows), [

@@ -9,12 +9,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
-from tests.faults.harness import TWIN, PlcServer, Proc, fault_plant, free_ports, wait_for
+from tests.faults.harness import TWIN, PlcServer, Proc, fault_plant, free_ports
+from tests.support.wait import wait_until
 from twin.config import load_plant
 from twin.embedded import EmbeddedRedis
 from twin.store import TwinStore
+
+#: The adapter's publishing interval and silence deadline (``--publish-interval-ms``, ``--stale-after``).
+PUBLISH_INTERVAL_MS = 50
+STALE_AFTER_S = 1.5
 
 
 @dataclass
@@ -33,7 +39,7 @@ class Rig:
         """A real ``twin adapt`` process (publishing every 50 ms, stale after 1.5 s of silence)."""
         n = sum(1 for _ in self.workdir.glob("adapter*.out"))
         args = [TWIN, "--redis-url", self.redis.url, "adapt", "--config", str(self.plant_file),
-                "--publish-interval-ms", "50", "--stale-after", "1.5",
+                "--publish-interval-ms", str(PUBLISH_INTERVAL_MS), "--stale-after", str(STALE_AFTER_S),
                 "--outage-buffer", str(buffer)]  # fmt: skip
         if shard:
             args += ["--shard", shard]
@@ -44,6 +50,15 @@ class Rig:
     def adapter_connects(self) -> int:
         """Sessions the adapter opened so far (it logs one line per (re)connect)."""
         return self.adapter.output().count(": mirroring") if self.adapter else 0
+
+    def plc_sockets(self) -> set[int]:
+        """Local ports of the adapter's TCP connections to the PLC servers (sessions, connect attempts)."""
+        ports = {p.port for p in self.plcs.values()}
+        try:
+            conns = psutil.Process(self.adapter.pid).net_connections(kind="tcp") if self.adapter else []
+        except psutil.NoSuchProcess:
+            return set()
+        return {c.laddr.port for c in conns if c.raddr and c.raddr.port in ports}
 
     def buffer_report(self) -> dict[str, Any]:
         """The outage-buffer counters ``twin adapt`` logs when it stops."""
@@ -71,7 +86,7 @@ class Rig:
     def wait_good(self, timeout: float = 30, newer_than: dict[str, int] | None = None) -> None:
         """Until every station is good (and newer than ``newer_than``); fails loudly with the adapter log."""
         try:
-            wait_for("all stations good", lambda: self.all_quality("good", newer_than), timeout)
+            wait_until("all stations good", lambda: self.all_quality("good", newer_than), timeout)
         except AssertionError:
             out = self.adapter.output()[-3000:] if self.adapter else ""
             raise AssertionError(f"stations not good: {self.rows()}\nadapter output:\n{out}") from None
@@ -79,7 +94,7 @@ class Rig:
     def wait_stale(self, what: str, timeout: float = 30) -> None:
         """Until every station is marked stale; fails loudly with the live rows and the adapter log."""
         try:
-            wait_for(what, lambda: self.all_quality("stale"), timeout)
+            wait_until(what, lambda: self.all_quality("stale"), timeout)
         except AssertionError:
             out = self.adapter.output()[-3000:] if self.adapter else ""
             raise AssertionError(f"{what}: not stale: {self.rows()}\nadapter output:\n{out}") from None

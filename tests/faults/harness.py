@@ -9,19 +9,19 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import psutil
 
+from tests.support.wait import wait_until
 from twin.embedded import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PY = sys.executable
 TWIN = str(Path(sys.executable).with_name("twin"))
-T = TypeVar("T")
+#: How often a PLC server writes a new value to every station (one logged tick).
+PERIOD_S = 0.3
 
 
 def fault_plant(path: Path, ports: dict[str, int], stations: int = 3) -> Path:
@@ -44,18 +44,6 @@ def fault_plant(path: Path, ports: dict[str, int], stations: int = 3) -> Path:
         + f"\nmodels:\n  - id: A\n    routing:\n{routing}\ndemand: {{A: 10}}\n"
     )
     return path
-
-
-def wait_for(what: str, fn: Callable[[], T | None], timeout: float, tick: float = 0.05) -> T:
-    """Poll ``fn`` until it returns something truthy; fail naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = fn()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(tick)
 
 
 class Proc:
@@ -119,9 +107,9 @@ class Proc:
 
 
 class PlcServer(Proc):
-    """``tests/faults/plc_server.py`` for one line on a fixed port; restartable on the same port and log."""
+    """:mod:`tests.support.plc_server` for one line on a fixed port; restartable on the same port and log."""
 
-    def __init__(self, plant: Path, line: str, port: int, workdir: Path, period: float = 0.3) -> None:
+    def __init__(self, plant: Path, line: str, port: int, workdir: Path, period: float = PERIOD_S) -> None:
         self.values_log = workdir / f"plc-{line}.values"
         super().__init__(
             [PY, "-m", "tests.support.plc_server", "--plant", str(plant), "--line", line, "--port", str(port),
@@ -133,8 +121,11 @@ class PlcServer(Proc):
     def start_ready(self, timeout: float = 30) -> PlcServer:
         before = self.output().count("READY")
         self.start()
-        wait_for(f"PLC server on {self.port}", lambda: self.output().count("READY") > before or self._dead(),
-                 timeout)  # fmt: skip
+
+        def ready() -> bool:
+            return self.output().count("READY") > before or self._dead()
+
+        wait_until(f"PLC server on {self.port}", ready, timeout)
         if not self.alive():
             raise AssertionError(f"PLC server died: {self.output()[-2000:]}")
         return self
@@ -152,11 +143,15 @@ class PlcServer(Proc):
                     out.append((float(p[0]), p[1], p[2], p[3]))
         return out
 
+    def ticks_after(self, t: float) -> list[float]:
+        """The times of the ticks (one write of every station) logged after ``t``, oldest first."""
+        return sorted({x[0] for x in self.logged() if x[0] > t})
+
 
 class PlcZygote(PlcServer):
     """A pre-imported parent that forks a new PLC server process on demand (``--zygote``)."""
 
-    def __init__(self, plant: Path, line: str, port: int, workdir: Path, period: float = 0.3) -> None:
+    def __init__(self, plant: Path, line: str, port: int, workdir: Path, period: float = PERIOD_S) -> None:
         super().__init__(plant, line, port, workdir, period)
         self.args = [*self.args, "--zygote"]
         self.log = workdir / f"zygote-{line}.out"
@@ -164,7 +159,7 @@ class PlcZygote(PlcServer):
 
     def start_zygote(self, timeout: float = 60) -> PlcZygote:
         self.start(stdin=subprocess.PIPE)
-        wait_for("the PLC zygote", lambda: "ZYGOTE" in self.output() or self._dead(), timeout)
+        wait_until("the PLC zygote", lambda: "ZYGOTE" in self.output() or self._dead(), timeout)
         return self
 
     def fork(self) -> ForkedPlc:
@@ -196,7 +191,7 @@ class ForkedPlc:
             def spares() -> list[str]:
                 return self.zygote.output().split("SPARE ")
 
-            wait_for("a forked PLC", lambda: len(spares()) > self.nth + 1 or self.zygote._dead(), 60)
+            wait_until("a forked PLC", lambda: len(spares()) > self.nth + 1 or self.zygote._dead(), 60)
             self._pid = int(spares()[self.nth + 1].split()[0])
         return self._pid
 
@@ -205,7 +200,7 @@ class ForkedPlc:
         pid = self.pid
         ready = self.zygote.output().count("READY")
         os.kill(pid, signal.SIGUSR1)
-        wait_for(f"PLC server on {self.port}", lambda: self.zygote.output().count("READY") > ready, timeout)
+        wait_until(f"PLC server on {self.port}", lambda: self.zygote.output().count("READY") > ready, timeout)
         return self
 
     def alive(self) -> bool:
@@ -220,7 +215,7 @@ class ForkedPlc:
     def kill9(self) -> None:
         if self.alive():
             self.signal(signal.SIGKILL)
-            wait_for(f"PLC {self.pid} gone", lambda: not self.alive(), 10, tick=0.01)
+            wait_until(f"PLC {self.pid} gone", lambda: not self.alive(), 10, interval=0.01)
 
     def close(self) -> None:
         if self._pid is not None:  # a spare never asked for is killed by its zygote

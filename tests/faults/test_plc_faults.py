@@ -8,8 +8,9 @@ import time
 
 import pytest
 
-from tests.faults.conftest import Rig
-from tests.faults.harness import ForkedPlc, PlcServer, PlcZygote, record, summary, wait_for
+from tests.faults.conftest import PUBLISH_INTERVAL_MS, STALE_AFTER_S, Rig
+from tests.faults.harness import PERIOD_S, ForkedPlc, PlcServer, PlcZygote, record, summary
+from tests.support.wait import wait_until
 
 #: Memory the adapter may gain over 20 restart cycles (after a warm-up cycle): a leak of one client,
 #: subscription or task set per cycle would exceed it; allocator noise does not.
@@ -48,7 +49,10 @@ def test_twenty_kill9_restart_cycles_recover(rig: Rig) -> None:
         recover_s.append(time.monotonic() - t_up)
         assert adapter.alive(), f"adapter died in cycle {cycle}: {adapter.output()[-2000:]}"
         rss.append(adapter.rss_mb())
-    connects = wait_for("the last reconnect logged", lambda: (c := rig.adapter_connects()) > CYCLES and c, 10)
+    last = CYCLES + 1
+    connects = wait_until(
+        "the last reconnect logged", lambda: (n := rig.adapter_connects()) >= last and n, 10
+    )
     growth = rss[-1] - rss[0]
     record(
         "plc_kill_cycles",
@@ -76,12 +80,15 @@ def test_stalled_server_is_detected_and_recovered(rig: Rig) -> None:
     rig.wait_good()
     plc = rig.plcs["L1"]
     before = rig.counts()
+    session = rig.plc_sockets()
+    assert session, "no session to the PLC"
     plc.signal(signal.SIGSTOP)
     t_stop = time.monotonic()
     try:
         rig.wait_stale("stale marks after a stall")
         detected = time.monotonic() - t_stop
-        time.sleep(1.0)  # a few failed reconnects against the frozen server
+        # a reconnect attempt against the frozen server (a new connection) does not bring the adapter down
+        wait_until("a reconnect attempt", lambda: rig.plc_sockets() - session or not adapter.alive(), 30)
         assert adapter.alive()
     finally:
         plc.signal(signal.SIGCONT)
@@ -94,5 +101,8 @@ def test_stalled_server_is_detected_and_recovered(rig: Rig) -> None:
             "recovered_after_sigcont_s": round(time.monotonic() - t_cont, 3),
         },
     )
+    # Only the silence deadline can notice a stall (the socket stays open): not before --stale-after,
+    # counted from the last publish response (at most a PLC period and a publish cycle before the SIGSTOP).
+    assert detected >= STALE_AFTER_S - PERIOD_S - PUBLISH_INTERVAL_MS / 1000, detected
     assert adapter.alive()
     assert adapter.terminate() == 0

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.harness import TWIN, Proc, record, wait_for
+from tests.faults.harness import TWIN, Proc, record
+from tests.support.wait import wait_until
 from twin.config import load_plant
 from twin.embedded import EmbeddedRedis, free_port
 from twin.store import TwinStore
@@ -58,7 +59,7 @@ def test_two_shards_mirror_every_tag_of_a_10k_tag_plant(tmp_path: Path) -> None:
                     assert p.alive(), f"{p.args[1:4]} died: {p.output()[-2000:]}"
                 return missing() == 0
 
-            wait_for("every one of the 10,000 tags in Redis", done, 240, tick=2.0)
+            wait_until("every one of the 10,000 tags in Redis", done, 240, interval=2.0)
             elapsed = time.monotonic() - t0
             rows = store.status()
             assert len(rows) == len(plant.equipment()) == 500

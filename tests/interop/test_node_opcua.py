@@ -16,7 +16,8 @@ import pytest
 
 from adapters.opcua.session import AdapterOptions
 from tests.adapters.helpers import start_adapter, stop_adapter
-from tests.helpers import free_port, wait_for
+from tests.helpers import free_port
+from tests.support.wait import wait_until_async
 from twin.config import plant_from_data
 from twin.embedded import stop_process, wait_ready_line
 from twin.model import Plant
@@ -112,9 +113,9 @@ async def test_node_opcua_values_arrive_in_redis(redis_url: str, node_plc: str) 
         def tags() -> dict[str, Any]:
             return {k: v for k, (v, _q, _ts) in store.read_tags("PRESS").items()}
 
-        await wait_for(lambda: "count" in tags())  # the first publish cycle has landed
+        await wait_until_async("the first publish cycle in Redis", lambda: "count" in tags())
         first = tags()["count"]
-        await wait_for(lambda: tags()["count"] > first)  # live changes keep arriving
+        await wait_until_async("a newer count (live changes)", lambda: tags()["count"] > first)
         t = tags()
         assert t["state"] == "Running"  # node-opcua enumeration: the code mirrored as its name
         assert 100 <= t["speed"] < 150

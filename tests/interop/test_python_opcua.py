@@ -9,8 +9,9 @@ import pytest
 
 from adapters.opcua.session import AdapterOptions
 from tests.adapters.helpers import start_adapter, stop_adapter
-from tests.helpers import free_port, wait_for
+from tests.helpers import free_port
 from tests.support.python_opcua_server import LegacyServer, legacy_server
+from tests.support.wait import wait_until_async
 from twin.config import plant_from_data
 from twin.model import Plant
 from twin.store import TwinStore
@@ -79,8 +80,14 @@ async def test_legacy_plc_values_arrive_in_redis(redis_url: str, plc: LegacyServ
         def tags() -> dict[str, Any]:
             return {k: v for k, (v, _q, _ts) in store.read_tags("ROBOT").items()}
 
-        await wait_for(lambda: tags().get("program") == "weld_door_left", timeout=20.0)
-        await wait_for(lambda: tags().get("speed") == 1234.5 and tags().get("cycles") == 17, timeout=20.0)
+        await wait_until_async(
+            "the program mirrored", lambda: tags().get("program") == "weld_door_left", 20.0
+        )
+        await wait_until_async(
+            "speed and cycles mirrored",
+            lambda: tags().get("speed") == 1234.5 and tags().get("cycles") == 17,
+            20.0,
+        )
         t = tags()
         assert t["state"] == 4  # a plain Int32 (no enumeration type on this server): the code
         assert t["joints"] == [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]

@@ -1,0 +1,1 @@
+"""What the tests run besides the product: PLC servers (fault suite, python-opcua) and the wait helper."""

@@ -27,16 +27,12 @@ from typing import Any
 
 from asyncua import Server, ua
 
+from adapters.opcua.variants import INITIAL_VALUES, VARIANT_TYPES
 from twin.config import load_plant
-from twin.model import SIM_NAMESPACE_URI, TagType
+from twin.model import SIM_NAMESPACE_URI
 
-VARIANTS = {
-    TagType.FLOAT: (ua.VariantType.Double, 0.0),
-    TagType.INT: (ua.VariantType.Int64, 0),
-    TagType.ENUM: (ua.VariantType.Int32, 0),
-    TagType.BOOL: (ua.VariantType.Boolean, False),
-    TagType.STRING: (ua.VariantType.String, ""),
-}
+__all__ = ["RUNNING_STATES", "main", "resume_counts", "serve", "zygote"]
+
 RUNNING_STATES = (1, 2, 1, 3)  # Running, Blocked, Running, Starved: always a change
 
 
@@ -66,7 +62,7 @@ async def serve(args: argparse.Namespace) -> None:
             ua.NodeId(equipment.id, ns), ua.QualifiedName(equipment.id, ns)
         )
         for tdef in equipment.tags():
-            vt, initial = VARIANTS[tdef.type]
+            vt, initial = VARIANT_TYPES[tdef.type], INITIAL_VALUES[tdef.type]
             nid = ua.NodeId(f"{equipment.id}.{tdef.name}", ns)
             key = (equipment.id, tdef.name)
             nodes[key] = await obj.add_variable(nid, ua.QualifiedName(tdef.name, ns), initial, vt)

@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+__all__ = ["LEGACY_NS", "LegacyServer", "legacy_server"]
+
 LEGACY_NS = "urn:sdf-twin:legacy"
 
 
