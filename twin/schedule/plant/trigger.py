@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twin.errors import StoreError, TwinError, ValidationError
 from twin.model import Plan, PlanAssignment, Plant
@@ -29,7 +29,9 @@ from twin.schedule.plant.plans import line_sequences
 from twin.schedule.plant.problem import plan_origin
 from twin.schedule.plant.replan import ReplanConfig, ReplanResult, replan
 from twin.schedule.plant.resources import plant_resources
-from twin.store import TwinStore
+
+if TYPE_CHECKING:  # the service is handed a store; the scheduler does not import one
+    from twin.store import TwinStore
 
 __all__ = [
     "Outcome",
