@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from functools import partial
+from typing import cast
 
 import pytest
 import redis
@@ -165,11 +166,15 @@ async def test_overload_coalesces_and_counts(
 
         astore.write_changes = slow  # type: ignore[method-assign]
         c = adapter.sink.counters
+
+        def received_after(n: int) -> Callable[[], bool]:
+            return lambda: c.notifications > n
+
         for i in range(1, 31):  # 0 is the served value already (no change)
             seen = c.notifications
             await l1_server.write("L1-WELD", "part_count", i)
             # one publish cycle per value: the next write waits until this one has been received
-            await wait_until(f"part count {i} received", lambda n=seen: c.notifications > n)  # type: ignore[misc]
+            await wait_until(f"part count {i} received", received_after(seen))
 
         def pending_count() -> object:
             return next(
@@ -201,7 +206,7 @@ async def test_stream_entries_are_json(store: TwinStore, mini_plant: Plant) -> N
     finally:
         await astore.close()
     raw = redis.Redis.from_url(url_of(store), decode_responses=True)
-    ((_id, fields),) = raw.xrange(store.keys.changes)
+    ((_id, fields),) = cast(list[tuple[str, dict[str, str]]], raw.xrange(store.keys.changes))
     raw.close()
     assert fields["src"] == "test"
     assert json.loads(fields["d"]) == [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from functools import partial
 
 import pytest
 
@@ -58,7 +59,7 @@ async def test_five_kill_restart_cycles_recover(store: TwinStore, mini_plant: Pl
                 assert int(store.read_tags("L1-WELD")["part_count"][0]) >= 1000 * cycle
                 gen = 1000 * (cycle + 1)
                 await asyncio.to_thread(proc.start, gen)
-                await wait_until_async(f"every tag from generation {gen}", lambda g=gen: all_fresh(store, g))  # type: ignore[misc]
+                await wait_until_async(f"every tag from generation {gen}", partial(all_fresh, store, gen))
             assert adapter.status.disconnects == 5
             assert adapter.status.connects == 6
             assert adapter.sink.counters.stale_marks == 5 * adapter.sink.tag_count

@@ -32,7 +32,7 @@ def _as_logged(v: Any) -> str:
 
 def live_tick(rig: Rig, plc: PlcServer, after: float, what: str) -> float:
     """The first tick the PLC logs after ``after``, once every value of it is in the change stream."""
-    tick = wait_until(f"a PLC tick after {what}", lambda: next(iter(plc.ticks_after(after)), None), 10)
+    tick = wait_until(f"a PLC tick after {what}", lambda: plc.ticks_after(after)[:1], 10)[0]
     wait_until(f"the PLC tick after {what} in Redis", lambda: not missing_values(rig, plc, tick, tick), 10)
     return tick
 

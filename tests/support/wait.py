@@ -12,7 +12,7 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 __all__ = ["wait_until", "wait_until_async"]
 
@@ -35,9 +35,21 @@ def wait_until(what: str, fn: Callable[[], T], timeout: float = 30.0, interval: 
         time.sleep(interval)
 
 
+@overload
 async def wait_until_async(
-    what: str, fn: Callable[[], T | Awaitable[T]], timeout: float = 30.0, interval: float = 0.05
-) -> T:
+    what: str, fn: Callable[[], Awaitable[T]], timeout: float = ..., interval: float = ...
+) -> T: ...
+
+
+@overload
+async def wait_until_async(
+    what: str, fn: Callable[[], T], timeout: float = ..., interval: float = ...
+) -> T: ...
+
+
+async def wait_until_async(
+    what: str, fn: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05
+) -> Any:
     """:func:`wait_until` for a coroutine: sleeps with ``asyncio.sleep``; awaits ``fn()`` if awaitable."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -46,7 +58,7 @@ async def wait_until_async(
         if inspect.isawaitable(got):
             got = await got
         if got:
-            return got  # type: ignore[return-value]
+            return got
         if loop.time() > deadline:
             raise _timed_out(what, timeout, got)
         await asyncio.sleep(interval)
