@@ -106,6 +106,8 @@ class Replanner:
         self.config = config or TriggerConfig()
         self.writeback = writeback
         self.clock = clock
+        #: The last demand event the service has acted on (re-planned, or found below the threshold).
+        self.handled_event_id: str | None = None
 
     # ------------------------------------------------------------------------------------------ triggers
     def pending(self) -> list[str]:
@@ -215,6 +217,7 @@ class Replanner:
                 continue
             if models:
                 self._trigger(f"demand changed: {', '.join(models)}")
+            self.handled_event_id = after
 
     def _trigger(self, reason: str) -> None:
         try:
