@@ -14,6 +14,8 @@ from twin.errors import NotFoundError, TwinError, ValidationError
 from twin.model import Plan
 from twin.schedule.plant.plans import plan_diff as diff_plans
 
+__all__ = ["DemandIn", "DemandOut", "DemandSet", "PlanAction", "PlanSummary", "router"]
+
 router = APIRouter(prefix="/api/v1", tags=["plans"])
 
 VersionPath = Path(..., ge=1, le=2**31, description="plan version")
