@@ -18,7 +18,17 @@ import pydantic
 import yaml
 
 from twin.errors import ConfigError
-from twin.model import PROCESSING_TYPES, EdgeKind, EquipmentType, LineKind, Plant, TagDef
+from twin.model import (
+    PROCESSING_TYPES,
+    TEMPLATE_FIELDS,
+    EdgeKind,
+    EquipmentType,
+    LineKind,
+    Plant,
+    StationState,
+    TagDef,
+    TagSource,
+)
 
 #: A NodeId string: ``ns=<index>;`` or ``nsu=<uri>;`` (or nothing: namespace 0), then an identifier of type
 #: numeric ``i=``, string ``s=``, GUID ``g=`` or opaque/base64 ``b=``.
@@ -198,26 +208,80 @@ def _dups(ids: Iterable[str]) -> list[str]:
     return dup
 
 
-def _check_tag(tag: TagDef, path: str, fail: Any) -> None:
-    """A tag's range, NodeId syntax, browse path and endpoint."""
-    if tag.min is not None and tag.max is not None and tag.min > tag.max:
-        fail(f"{path}.min", f"min {tag.min} is greater than max {tag.max}")
-    if tag.node is not None and not NODE_ID_RE.match(tag.node):
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_STATE_NAMES = {s.value for s in StationState}
+_PLACEHOLDERS = ", ".join("{" + f + "}" for f in TEMPLATE_FIELDS)
+
+
+def _check_node(node: str, path: str, fail: Any, template: bool) -> None:
+    """NodeId syntax; in a template, only the known placeholders."""
+    if template:
+        for name in _PLACEHOLDER.findall(node):
+            if name not in TEMPLATE_FIELDS:
+                fail(path, f"unknown placeholder {{{name}}} (use {_PLACEHOLDERS})")
+    if not NODE_ID_RE.match(node):
         fail(
-            f"{path}.node",
-            f"bad NodeId {tag.node!r}: expected ns=<index>;i=<number> | s=<text> | g=<guid> | b=<base64> "
+            path,
+            f"bad NodeId {node!r}: expected ns=<index>;i=<number> | s=<text> | g=<guid> | b=<base64> "
             "(or nsu=<namespace uri>;... in place of ns=)",
         )
-    if tag.node is not None and tag.browse_path is not None:
+
+
+def _check_source(src: TagSource, path: str, fail: Any, tag: str, template: bool = False) -> None:
+    """A tag source's NodeId syntax, browse path, endpoint, transforms and rules."""
+    if src.node is not None:
+        _check_node(src.node, f"{path}.node", fail, template)
+    if src.node is not None and src.browse_path is not None:
         fail(f"{path}.browse_path", "give either node or browse_path, not both")
-    if tag.browse_path is not None:
-        if not tag.browse_path:
+    if src.browse_path is not None:
+        if not src.browse_path:
             fail(f"{path}.browse_path", "empty browse path: list the browse names from the Objects folder")
-        for bi, name in enumerate(tag.browse_path):
+        for bi, name in enumerate(src.browse_path):
             if not name.strip():
                 fail(f"{path}.browse_path[{bi}]", "empty browse name")
-    if tag.endpoint is not None:
-        _check_endpoint(tag.endpoint, f"{path}.endpoint", fail)
+    if src.endpoint is not None:
+        _check_endpoint(src.endpoint, f"{path}.endpoint", fail)
+    if src.map is not None and src.preset is not None and not src.map:
+        fail(f"{path}.map", "empty map")
+    targets = [
+        *(src.map or {}).values(),
+        *(r.value for r in src.when or []),
+        *([src.default] if src.default else []),
+    ]
+    if tag == "state":
+        for value in targets:
+            if value not in _STATE_NAMES:
+                fail(path, f"{value!r} is not a station state (one of: {', '.join(sorted(_STATE_NAMES))})")
+    for ri, rule in enumerate(src.when or []):
+        if rule.node is None and rule.bit is None:
+            fail(
+                f"{path}.when[{ri}]",
+                "a rule needs a node (a Boolean or code to test) or a bit of the tag's node",
+            )
+        if rule.node is not None:
+            _check_node(rule.node, f"{path}.when[{ri}].node", fail, template)
+    if src.when and src.node is None and not src.browse_path and src.default is None:
+        fail(
+            f"{path}.default",
+            "a state derived only from rules needs a default (the value when no rule matches)",
+        )
+    if src.default is not None and not src.when:
+        fail(f"{path}.default", "default is the value when no 'when' rule matches: give the rules too")
+    sc = src.scale
+    if sc is not None:
+        if (sc.raw is None) != (sc.eng is None):
+            fail(f"{path}.scale", "give both raw and eng ranges (or factor/offset)")
+        if sc.raw is not None and sc.raw[0] == sc.raw[1]:
+            fail(f"{path}.scale.raw", "the raw range is empty (its ends are equal)")
+        if sc.raw is not None and sc.factor is not None:
+            fail(f"{path}.scale", "give either factor/offset or raw/eng ranges, not both")
+
+
+def _check_tag(tag: TagDef, path: str, fail: Any) -> None:
+    """A tag's range and its source."""
+    if tag.min is not None and tag.max is not None and tag.min > tag.max:
+        fail(f"{path}.min", f"min {tag.min} is greater than max {tag.max}")
+    _check_source(tag, path, fail, tag.name)
 
 
 def _check_endpoint(url: str, path: str, fail: Any) -> None:
@@ -286,13 +350,26 @@ def check_plant(plant: Plant, source: str) -> None:
                 )
             if min(e.size.x, e.size.y, e.size.z) <= 0:
                 fail(f"{path}.size", "every dimension must be > 0 m")
-            tag_names = [t.name for t in e.tags()]
-            for dup in _dups(tag_names):
+            for dup in _dups(t.name for t in e.extra_tags):
                 fail(f"{path}.extra_tags", f"tag {dup!r} is defined twice")
             for ti, tag in enumerate(e.extra_tags):
                 _check_tag(tag, f"{path}.extra_tags[{ti}]", fail)
+            tag_names = [t.name for t in e.tags()]
+            for name, tsrc in e.opcua.items():
+                if name not in tag_names:
+                    fail(
+                        f"{path}.opcua.{name}",
+                        f"{e.id!r} has no tag {name!r} (its tags: {', '.join(tag_names)})",
+                    )
+                _check_source(tsrc, f"{path}.opcua.{name}", fail, name)
         if line.opcua is not None:
             _check_endpoint(line.opcua.endpoint, f"lines[{li}].opcua.endpoint", fail)
+            all_tags = {t.name for e in line.equipment for t in e.tags()}
+            for name, tsrc in line.opcua.template.items():
+                tpath = f"lines[{li}].opcua.template.{name}"
+                if name not in all_tags:
+                    fail(tpath, f"no equipment of line {line.id!r} has a tag {name!r}")
+                _check_source(tsrc, tpath, fail, name, template=True)
         if line.kind == LineKind.CELLS and not any(e.type == EquipmentType.CELL for e in line.equipment):
             fail(f"lines[{li}].kind", f"cell block {line.id!r} has no equipment of type cell")
 
