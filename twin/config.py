@@ -361,7 +361,8 @@ def check_plant(plant: Plant, source: str) -> None:
                         f"{path}.opcua.{name}",
                         f"{e.id!r} has no tag {name!r} (its tags: {', '.join(tag_names)})",
                     )
-                _check_source(tsrc, f"{path}.opcua.{name}", fail, name)
+                if tsrc is not None:
+                    _check_source(tsrc, f"{path}.opcua.{name}", fail, name)
         if line.opcua is not None:
             _check_endpoint(line.opcua.endpoint, f"lines[{li}].opcua.endpoint", fail)
             all_tags = {t.name for e in line.equipment for t in e.tags()}

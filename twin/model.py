@@ -247,7 +247,8 @@ class Equipment(Strict):
     mttr_s: float | None = Field(default=None, gt=0)
     extra_tags: list[TagDef] = Field(default_factory=list)
     #: Where tags (standard or extra) come from: tag name -> source; overrides the line's template.
-    opcua: dict[str, TagSource] = Field(default_factory=dict)
+    #: ``null`` leaves a tag unbound (absent), whatever the template or the line's naming says.
+    opcua: dict[str, TagSource | None] = Field(default_factory=dict)
     #: Filled by :mod:`twin.config`: the id of the line this equipment belongs to.
     line: str = ""
 
@@ -439,8 +440,8 @@ def expand(text: str, equipment: str, line: str, index: int) -> str:
 def bound_tags(line: Line, eq: Equipment) -> list[TagDef]:
     """The tags of ``eq`` that are mirrored from ``line``'s PLC, each with its full source.
 
-    A tag's source is its own definition, then the line's template, then the equipment's ``opcua`` entry
-    (later wins). A tag with no location gets the simulator's default NodeId (``naming: simulator``) or is
+    A tag's source is its own definition with, laid over it, the equipment's ``opcua`` entry for it or
+    else the line's template entry (an equipment entry replaces the template's as a whole). A tag with no location gets the simulator's default NodeId (``naming: simulator``) or is
     left out (``naming: explicit``).
     """
     op = line.opcua
@@ -448,10 +449,13 @@ def bound_tags(line: Line, eq: Equipment) -> list[TagDef]:
     index = 1 + next((i for i, e in enumerate(line.equipment) if e.id == eq.id), 0)
     out: list[TagDef] = []
     for tag in eq.tags():
-        tpl = template.get(tag.name)
-        if tpl is not None:
-            tpl = tpl.model_copy(update=_expanded(tpl, eq.id, line.id, index))
-        t = tag.with_source(tpl, eq.opcua.get(tag.name))
+        if tag.name in eq.opcua and eq.opcua[tag.name] is None:
+            continue
+        src = eq.opcua.get(tag.name)  # the equipment's own entry replaces the template's as a whole
+        if src is None and tag.name in template:
+            tpl = template[tag.name]
+            src = tpl.model_copy(update=_expanded(tpl, eq.id, line.id, index))
+        t = tag.with_source(src)
         if not t.located():
             if op is not None and op.naming is Naming.EXPLICIT:
                 continue

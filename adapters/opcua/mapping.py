@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from asyncua import Client, ua
@@ -21,7 +21,16 @@ from asyncua.common.ua_utils import get_base_data_type
 from adapters.opcua.errors import MappingError
 from adapters.opcua.limits import OperationLimits, read_attribute, read_limits, translate
 from adapters.opcua.units import conversion, unit_of
-from twin.model import SIM_NAMESPACE_URI, ArrayReduce, Plant, TagDef, TagType, bound_tags, standard_tags
+from twin.model import (
+    SIM_NAMESPACE_URI,
+    ArrayReduce,
+    Plant,
+    StationState,
+    TagDef,
+    TagType,
+    bound_tags,
+    standard_tags,
+)
 
 __all__ = [
     "MappingProblem",
@@ -42,7 +51,7 @@ _NUMBERS = _INTS | {10, 11, 26, 50}
 ACCEPTED_TYPES: dict[TagType, frozenset[int]] = {
     TagType.FLOAT: frozenset(_NUMBERS),
     TagType.INT: frozenset(_INTS),
-    TagType.ENUM: frozenset(_INTS | {29}),
+    TagType.ENUM: frozenset(_INTS | {12, 21, 29}),
     TagType.BOOL: frozenset({1}),
     TagType.STRING: frozenset({12, 21}),
 }
@@ -230,14 +239,20 @@ def _qualified(element: str, namespaces: Sequence[str], default_ns: int) -> ua.Q
 
 
 def relative_path(path: Sequence[str], namespaces: Sequence[str], default_ns: int) -> ua.RelativePath:
-    """A RelativePath following hierarchical references through the given browse names."""
+    """A RelativePath following hierarchical references through the given browse names.
+
+    An unqualified name is in the namespace of the name before it (the first: ``default_ns``), so
+    ``["urn:acme:plc:Plant", "Line1", "AGV"]`` stays in ``urn:acme:plc`` throughout.
+    """
     rp = ua.RelativePath()
+    ns = default_ns
     for el in path:
         e = ua.RelativePathElement()
         e.ReferenceTypeId = ua.NodeId(ua.ObjectIds.HierarchicalReferences)
         e.IsInverse = False
         e.IncludeSubtypes = True
-        e.TargetName = _qualified(el, namespaces, default_ns)
+        e.TargetName = _qualified(el, namespaces, ns)
+        ns = e.TargetName.NamespaceIndex
         rp.Elements.append(e)
     return rp
 
@@ -349,23 +364,7 @@ class _Resolver:
             return False
         if not is_own:
             return True  # a rule's node: its value is compared as it is
-        dtype = dt.Value.Value if dt.StatusCode.is_good() else None
         tag = b.tag
-        if isinstance(dtype, ua.NodeId):
-            base = await self._base_type(dtype)
-            rt.data_type = type_name(dtype)
-            accepted = _CODES if (tag.map is not None or tag.preset or tag.when) else ACCEPTED_TYPES[tag.type]
-            if tag.array in (ArrayReduce.ANY, ArrayReduce.ALL):
-                accepted = accepted | {1}
-            if not (base.NamespaceIndex == 0 and base.Identifier in accepted):
-                self.problem(
-                    b, node_txt, f"type mismatch: node is {type_name(dtype)}, tag expects {tag.type.value}"
-                )
-                return False
-            if dtype.NamespaceIndex != 0 and (tag.type is TagType.ENUM or tag.map is not None):
-                if dtype not in self.enum_cache:
-                    self.enum_cache[dtype] = await _enum_names(self.client, dtype)
-                rt.enum_names = self.enum_cache[dtype]
         rank = vr.Value.Value if vr.StatusCode.is_good() else -1
         rt.is_array = isinstance(rank, int) and rank >= 1
         standard = {t.name for t in standard_tags_of(b)}
@@ -377,6 +376,28 @@ class _Resolver:
                 "array: max|min|mean|sum|any|all|first (or keep)",
             )
             return False
+        dtype = dt.Value.Value if dt.StatusCode.is_good() else None
+        if isinstance(dtype, ua.NodeId):
+            base = await self._base_type(dtype)
+            rt.data_type = type_name(dtype)
+            accepted = _CODES if (tag.map is not None or tag.preset or tag.when) else ACCEPTED_TYPES[tag.type]
+            if tag.array in (ArrayReduce.ANY, ArrayReduce.ALL):
+                accepted = accepted | {1}
+            if tag.scale is not None and tag.type in (TagType.INT, TagType.FLOAT):
+                accepted = accepted | _NUMBERS  # raw counts of any numeric type, scaled
+            if not (base.NamespaceIndex == 0 and base.Identifier in accepted):
+                self.problem(
+                    b, node_txt, f"type mismatch: node is {type_name(dtype)}, tag expects {tag.type.value}"
+                )
+                return False
+            if dtype.NamespaceIndex != 0 and (tag.type is TagType.ENUM or tag.map is not None):
+                if dtype not in self.enum_cache:
+                    self.enum_cache[dtype] = await _enum_names(self.client, dtype)
+                rt.enum_names = self.enum_cache[dtype]
+            if tag.name == "state" and base.Identifier in (12, 21) and not (tag.map or tag.preset):
+                # a state served as text: station state names pass, any other text is uncertain
+                names: dict[int | str, str] = {st.value: st.value for st in StationState}
+                rt.binding = replace(b, tag=tag.model_copy(update={"map": names}))
         return True
 
     async def _base_type(self, dtype: ua.NodeId) -> ua.NodeId:

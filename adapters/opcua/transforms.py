@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from adapters.opcua.values import BAD, Flag, make_checker, uncertain
-from twin.model import ArrayReduce, Rule, TagDef, TagType
+from twin.model import BUFFER_TAGS, STANDARD_TAGS, ArrayReduce, Rule, TagDef, TagType
 
 __all__ = ["PACKML", "handle_checks", "value_transform"]
 
@@ -50,6 +50,8 @@ PACKML: dict[int | str, str] = {
     17: "Idle",
 }
 _UNSET = object()
+#: Standard tags are scalars: an array value for one is bad unless the tag declares ``array``.
+SCALAR_TAGS = frozenset(t.name for t in (*STANDARD_TAGS, *BUFFER_TAGS))
 
 
 def _reducer(kind: ArrayReduce) -> Callable[[list[Any]], Any] | None:
@@ -145,7 +147,7 @@ def _own_check(tag: TagDef, enum_names: Mapping[int, str] | None, unit: tuple[fl
     """Transform (if any) and type/range check of the tag's own node."""
     transform = value_transform(tag, enum_names, unit)
     if transform is None:
-        return make_checker(tag, enum_names)
+        return make_checker(tag, enum_names, arrays=tag.name not in SCALAR_TAGS)
     if tag.map is not None or tag.preset is not None:  # the map yields names: checked as text
         out_tag = tag.model_copy(update={"type": TagType.STRING, "min": None, "max": None})
         return _with(transform, make_checker(out_tag))

@@ -38,8 +38,13 @@ def uncertain(raw: Any) -> Flag:
     return Flag("uncertain", raw)
 
 
-def make_checker(tag: TagDef, enum_names: Mapping[int, str] | None = None) -> Callable[[Any], Any]:
-    """A fast ``value -> cleaned value or BAD`` for one tag: type and min/max (arrays: per element)."""
+def make_checker(
+    tag: TagDef, enum_names: Mapping[int, str] | None = None, arrays: bool = True
+) -> Callable[[Any], Any]:
+    """A fast ``value -> cleaned value or BAD`` for one tag: type and min/max (arrays: per element).
+
+    With ``arrays=False`` (a scalar tag) an array value is BAD.
+    """
     lo = tag.min if tag.min is not None else -math.inf
     hi = tag.max if tag.max is not None else math.inf
     ranged = tag.min is not None or tag.max is not None
@@ -63,6 +68,12 @@ def make_checker(tag: TagDef, enum_names: Mapping[int, str] | None = None) -> Ca
             elif cls is not int:
                 return BAD
         elif t is TagType.INT or t is TagType.ENUM:
+            if (
+                cls is not int
+                and t is TagType.ENUM
+                and (cls is str or isinstance(getattr(v, "Text", None), str))
+            ):
+                return v if cls is str else v.Text  # an enumeration served by name (String / LocalizedText)
             if cls is not int:
                 if (cls is float and v.is_integer()) or (isinstance(v, int) and cls is not bool):
                     v = int(v)
@@ -84,6 +95,8 @@ def make_checker(tag: TagDef, enum_names: Mapping[int, str] | None = None) -> Ca
 
     def check(v: Any) -> Any:
         if type(v) is list:
+            if not arrays:
+                return BAD
             out = [scalar(x) for x in v]
             return BAD if any(x is BAD for x in out) else out
         return scalar(v)
