@@ -441,8 +441,9 @@ def bound_tags(line: Line, eq: Equipment) -> list[TagDef]:
     """The tags of ``eq`` that are mirrored from ``line``'s PLC, each with its full source.
 
     A tag's source is its own definition with, laid over it, the equipment's ``opcua`` entry for it or
-    else the line's template entry (an equipment entry replaces the template's as a whole). A tag with no location gets the simulator's default NodeId (``naming: simulator``) or is
-    left out (``naming: explicit``).
+    else the line's template entry (an equipment entry replaces the template's as a whole). A tag with
+    no location gets the simulator's default NodeId (``naming: simulator``) or is left out
+    (``naming: explicit``).
     """
     op = line.opcua
     template = op.template if op else {}
