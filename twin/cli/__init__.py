@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "twin.cli.core",  # load, status, graph, plant generate
     "twin.cli.demo",  # demo, sim
     "twin.cli.adapt",  # adapt, bench ingest
+    "twin.cli.opcua",  # opcua browse, opcua draft
     "twin.cli.solve",  # schedule solve
     "twin.cli.plan",  # demand, replan, plan show/diff, replanner, bench replan
     "twin.cli.viz",  # view, snapshot, bench viewer
