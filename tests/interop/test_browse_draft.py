@@ -1,5 +1,5 @@
-"""``twin opcua browse -> twin opcua draft -> twin load -> twin adapt --check -> twin adapt`` on PLCs we did not
-write: the vendor-shaped python-opcua server and the node-opcua server, run as a user runs the CLI."""
+"""``twin opcua browse -> draft -> twin load -> twin adapt --check -> twin adapt`` on a PLC we did not write
+(the vendor-shaped python-opcua 0.98 server), run as a user runs the CLI."""
 
 from __future__ import annotations
 
