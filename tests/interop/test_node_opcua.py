@@ -141,7 +141,7 @@ async def _command(url: str, text: str) -> None:
 async def test_node_opcua_s7_cell_browse_draft_load_adapt(
     redis_url: str, node_plc: str, tmp_path: Path
 ) -> None:
-    """browse -> draft -> (a person adds the PackML preset) -> load -> adapt, on node-opcua's S7-shaped cell."""
+    """browse -> draft -> (a person adds the PackML preset) -> load -> adapt, on node-opcua's S7 cell."""
     from tests.helpers import cli_env, run_twin
     from twin.config import load_plant
 
