@@ -116,3 +116,19 @@ def test_check_names_bad_bindings_and_fails(plc: VendorPlc, tmp_path: Path) -> N
     assert "unknown node (BadNodeIdUnknown)" in rows["R01.part_count"]["problem"]
     assert rows["R01.power_kw"]["problem"] == ""
     assert "1 of" in res.stderr and "cannot be mirrored" in res.stderr
+
+
+def test_draft_per_object_type_instance(plc: VendorPlc, tmp_path: Path) -> None:
+    out = tmp_path / "typed.yaml"
+    # every object of this server is a BaseObjectType (i=58); its folders are FolderType (i=61)
+    res = run_twin(
+        "opcua", "draft", plc.url, "--out", str(out), "--type", "i=58", "--line", "L9", env=cli_env()
+    )
+    assert res.returncode == 0, res.stderr
+    plant = load_plant(out)
+    assert [e.id for e in plant.equipment()] == ["R01", "PACK", "PRESS", "AGV"]
+    assert plant.lines[0].id == "L9"
+    res = run_twin("opcua", "draft", plc.url, "--out", str(out), "--type", "i=61", env=cli_env())
+    assert res.returncode == 2 and "exists: pass --force" in res.stderr
+    res = run_twin("opcua", "draft", plc.url, "--out", str(out), "--force", "--type", "i=2004", env=cli_env())
+    assert res.returncode == 1 and "no instance of i=2004 under the browse root" in res.stderr

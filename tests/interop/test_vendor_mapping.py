@@ -163,3 +163,36 @@ async def test_vendor_plc_tags_bound_and_transformed(redis_url: str, plc: Vendor
     finally:
         await stop_adapter(adapter, task, astore)
         store.client.close()
+
+
+async def test_small_operation_limits_are_read_and_batches_kept_within(redis_url: str) -> None:
+    """A server that advertises 2 nodes per call: the limits are read and every tag still mirrors."""
+    from adapters.opcua.check import connected
+    from adapters.opcua.limits import OperationLimits, read_limits
+
+    with vendor_plc(free_port(), max_nodes=2) as small:
+        async with connected(small.url) as client:
+            assert await read_limits(client) == OperationLimits(
+                read=2, translate=2, browse=2, monitored_items=2
+            )
+        plant = acme_plant(small.url)
+        store = TwinStore.from_url(redis_url)
+        store.load_plant(plant)
+        adapter, task, astore = await start_adapter(
+            plant, small.url, redis_url, AdapterOptions(publish_interval_ms=50)
+        )
+        try:
+            await adapter.wait_connected(30)
+            assert len(adapter.status.problems) == 4  # the same four bad bindings, nothing refused
+            await wait_for(lambda: store.read_tags("AGV").get("state", (None,))[0] == "Idle")
+            assert {k for k in store.read_tags("R01")} == {
+                "state",
+                "part_count",
+                "power_kw",
+                "energy_kwh",
+                "temp_max",
+                "temps",
+            }
+        finally:
+            await stop_adapter(adapter, task, astore)
+            store.client.close()

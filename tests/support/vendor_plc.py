@@ -58,8 +58,12 @@ def _eu(unit: str, code: str) -> Any:
 
 
 @contextmanager
-def vendor_plc(port: int) -> Iterator[VendorPlc]:
-    """Start the vendor-shaped server on 127.0.0.1:``port``; stopped on exit."""
+def vendor_plc(port: int, max_nodes: int | None = None) -> Iterator[VendorPlc]:
+    """Start the vendor-shaped server on 127.0.0.1:``port``; stopped on exit.
+
+    ``max_nodes`` sets the OperationLimits MaxNodesPerRead / TranslateBrowsePaths / Browse and
+    MaxMonitoredItemsPerCall the server advertises (as a small S7-1200 does).
+    """
     from opcua import Server, ua
 
     server = Server()
@@ -127,6 +131,9 @@ def vendor_plc(port: int) -> Iterator[VendorPlc]:
         ua.QualifiedName("Status", ns),
         ua.Variant(ua.LocalizedText("Idle"), ua.VariantType.LocalizedText),
     )
+    if max_nodes is not None:
+        for i in (11705, 11710, 11712, 11714):  # Server_ServerCapabilities_OperationLimits_*
+            server.get_node(ua.NodeId(i)).set_value(ua.Variant(max_nodes, ua.VariantType.UInt32))
     server.start()
     try:
         yield plc
