@@ -22,7 +22,9 @@ from twin.model import (
     PROCESSING_TYPES,
     TEMPLATE_FIELDS,
     EdgeKind,
+    Equipment,
     EquipmentType,
+    Line,
     LineKind,
     Plant,
     StationState,
@@ -308,6 +310,27 @@ def _hhmm(text: str) -> int:
     return int(h) * 60 + int(m)
 
 
+def _check_overrides(e: Equipment, path: str, fail: Any) -> None:
+    """An equipment's ``opcua`` entries: known tag names, valid sources."""
+    tag_names = [t.name for t in e.tags()]
+    for name, tsrc in e.opcua.items():
+        if name not in tag_names:
+            fail(f"{path}.opcua.{name}", f"{e.id!r} has no tag {name!r} (its tags: {', '.join(tag_names)})")
+        if tsrc is not None:
+            _check_source(tsrc, f"{path}.opcua.{name}", fail, name)
+
+
+def _check_template(line: Line, path: str, fail: Any) -> None:
+    """A line's tag template: names some equipment of the line has, valid sources and placeholders."""
+    if line.opcua is None:
+        return
+    all_tags = {t.name for e in line.equipment for t in e.tags()}
+    for name, tsrc in line.opcua.template.items():
+        if name not in all_tags:
+            fail(f"{path}.{name}", f"no equipment of line {line.id!r} has a tag {name!r}")
+        _check_source(tsrc, f"{path}.{name}", fail, name, template=True)
+
+
 def check_plant(plant: Plant, source: str) -> None:
     """Semantic checks pydantic cannot do: unique ids, references, eligibility, geometry, addresses."""
 
@@ -354,23 +377,10 @@ def check_plant(plant: Plant, source: str) -> None:
                 fail(f"{path}.extra_tags", f"tag {dup!r} is defined twice")
             for ti, tag in enumerate(e.extra_tags):
                 _check_tag(tag, f"{path}.extra_tags[{ti}]", fail)
-            tag_names = [t.name for t in e.tags()]
-            for name, tsrc in e.opcua.items():
-                if name not in tag_names:
-                    fail(
-                        f"{path}.opcua.{name}",
-                        f"{e.id!r} has no tag {name!r} (its tags: {', '.join(tag_names)})",
-                    )
-                if tsrc is not None:
-                    _check_source(tsrc, f"{path}.opcua.{name}", fail, name)
+            _check_overrides(e, path, fail)
         if line.opcua is not None:
             _check_endpoint(line.opcua.endpoint, f"lines[{li}].opcua.endpoint", fail)
-            all_tags = {t.name for e in line.equipment for t in e.tags()}
-            for name, tsrc in line.opcua.template.items():
-                tpath = f"lines[{li}].opcua.template.{name}"
-                if name not in all_tags:
-                    fail(tpath, f"no equipment of line {line.id!r} has a tag {name!r}")
-                _check_source(tsrc, tpath, fail, name, template=True)
+            _check_template(line, f"lines[{li}].opcua.template", fail)
         if line.kind == LineKind.CELLS and not any(e.type == EquipmentType.CELL for e in line.equipment):
             fail(f"lines[{li}].kind", f"cell block {line.id!r} has no equipment of type cell")
 
