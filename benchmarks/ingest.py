@@ -97,7 +97,7 @@ async def _standard_handler(
     """asyncua's standard handler (a task per notification): counting only, or one HSET each (naive)."""
     from asyncua import Client
 
-    from twin.model import default_node_id
+    from twin.binding import default_node_id
 
     count = 0
     rclient: Any = None

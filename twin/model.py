@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from itertools import pairwise
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -40,7 +40,6 @@ __all__ = [
     "TagType",
     "TagValue",
     "Vec3",
-    "default_node_id",
 ]
 
 #: OPC UA namespace URI of the simulated PLCs; a default tag mapping refers to it by URI, not by index.
@@ -126,12 +125,103 @@ class Vec3(Strict):
     z: float = 0.0
 
 
-class TagDef(Strict):
-    """One live value of a piece of equipment and where it comes from on OPC UA.
+#: Placeholders a line's tag template may use in NodeIds and browse paths.
+TEMPLATE_FIELDS = ("equipment", "line", "index")
 
-    ``node`` is a NodeId string (``ns=2;i=1001``, ``ns=2;s=L1.W1.state``, or with a namespace URI,
-    ``nsu=urn:x;s=...``); ``browse_path`` is a list of browse names from the Objects folder, each
-    optionally qualified as ``"<ns-index or uri>:Name"``. With neither, the simulator's default node is used.
+
+class DeadbandType(StrEnum):
+    """OPC UA data-change deadband (Part 4 / Part 8)."""
+
+    ABSOLUTE = "absolute"
+    PERCENT = "percent"
+
+
+class ArrayReduce(StrEnum):
+    """What to do with an array value: keep it, or reduce it to one number (or Boolean for any/all)."""
+
+    KEEP = "keep"
+    MAX = "max"
+    MIN = "min"
+    MEAN = "mean"
+    SUM = "sum"
+    ANY = "any"
+    ALL = "all"
+    FIRST = "first"
+
+
+class Scale(Strict):
+    """Linear scaling of a raw value: ``factor``/``offset``, or two ranges (raw counts -> engineering)."""
+
+    factor: float | None = None
+    offset: float = 0.0
+    raw: tuple[float, float] | None = None
+    eng: tuple[float, float] | None = None
+
+    def linear(self) -> tuple[float, float]:
+        """``(factor, offset)`` with ``value = raw * factor + offset``."""
+        if self.raw is not None and self.eng is not None:
+            (r0, r1), (e0, e1) = self.raw, self.eng
+            f = (e1 - e0) / (r1 - r0)
+            return f, e0 - r0 * f
+        return (1.0 if self.factor is None else self.factor), self.offset
+
+
+class Rule(Strict):
+    """A rule of a derived state: if ``node``'s value equals ``equals``, the tag is ``value``.
+
+    ``node`` may be omitted when ``bit`` is given: then bit ``bit`` (0 = least significant) of the tag's own
+    node is tested. Rules are tried in order; the first that matches wins.
+    """
+
+    node: str | None = None
+    bit: int | None = Field(default=None, ge=0, le=63)
+    equals: bool | int | str = True
+    value: str = Field(min_length=1)
+
+
+class TagSource(Strict):
+    """Where a tag's value comes from on OPC UA, how it is transformed, and how it is sampled.
+
+    ``node`` is a NodeId string (``nsu=<namespace uri>;s=...`` is preferred to ``ns=<index>;``: indexes
+    change between servers and restarts); ``browse_path`` a list of browse names from the Objects folder,
+    each optionally qualified as ``"<ns-index or uri>:Name"``. Transforms run in this order: ``array``
+    reduction, ``map``/``preset`` (codes -> names), ``when`` rules (derived state, first match wins),
+    ``scale``, unit conversion (node's EUInformation -> the tag's unit). A code neither the map nor the
+    preset knows is stored ``uncertain`` with the raw value kept.
+    """
+
+    node: str | None = None
+    browse_path: list[str] | None = None
+    endpoint: str | None = None
+    map: dict[int | str, str] | None = None
+    preset: Literal["packml"] | None = None
+    when: list[Rule] | None = None
+    default: str | None = None
+    scale: Scale | None = None
+    array: ArrayReduce | None = None
+    sampling_ms: float | None = Field(default=None, ge=0)
+    deadband: float | None = Field(default=None, ge=0)
+    deadband_type: DeadbandType = DeadbandType.ABSOLUTE
+    queue_size: int | None = Field(default=None, ge=1)
+
+    def has_transform(self) -> bool:
+        """Whether any value transform is declared (a plain tag costs nothing extra on the hot path)."""
+        return any(x is not None for x in (self.map, self.preset, self.when, self.scale, self.array))
+
+    def located(self) -> bool:
+        """Whether this source names a node (by NodeId, browse path, or only through ``when`` rules)."""
+        return self.node is not None or bool(self.browse_path) or bool(self.when)
+
+
+#: Fields of :class:`TagSource`; a tag definition, a template entry or an override sets any of them.
+SOURCE_FIELDS = tuple(TagSource.model_fields)
+
+
+class TagDef(TagSource):
+    """One live value of a piece of equipment (name, type, unit, range) and its OPC UA source.
+
+    With no node, browse path or ``when`` rules, the simulator's default node is used (on lines whose
+    ``opcua.naming`` is ``simulator``, the default) or the tag is not mirrored (``naming: explicit``).
     """
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -139,9 +229,17 @@ class TagDef(Strict):
     unit: str | None = None
     min: float | None = None
     max: float | None = None
-    node: str | None = None
-    browse_path: list[str] | None = None
-    endpoint: str | None = None
+
+    def with_source(self, *sources: TagSource | None) -> TagDef:
+        """This tag with the fields each source sets laid over it, in order (later sources win)."""
+        upd: dict[str, Any] = {}
+        for src in sources:
+            if src is None:
+                continue
+            if src.located():  # a new location replaces the old one as a whole
+                upd.update(node=None, browse_path=None, when=None)
+            upd.update({f: getattr(src, f) for f in src.model_fields_set})
+        return self.model_copy(update=upd) if upd else self
 
 
 #: Tags every processing station carries (the simulator serves them; the adapter mirrors them).
@@ -178,26 +276,53 @@ class Equipment(Strict):
     mtbf_s: float | None = Field(default=None, gt=0)
     mttr_s: float | None = Field(default=None, gt=0)
     extra_tags: list[TagDef] = Field(default_factory=list)
+    #: Where tags (standard or extra) come from: tag name -> source; overrides the line's template.
+    #: ``null`` leaves a tag unbound (absent), whatever the template or the line's naming says.
+    opcua: dict[str, TagSource | None] = Field(default_factory=dict)
     #: Filled by :mod:`twin.config`: the id of the line this equipment belongs to.
     line: str = ""
 
     def tags(self) -> list[TagDef]:
-        """All tags of this equipment: the standard ones for its type, then its extra tags."""
-        base: tuple[TagDef, ...]
-        if self.type in PROCESSING_TYPES:
-            base = STANDARD_TAGS
-        elif self.type == EquipmentType.BUFFER:
-            base = BUFFER_TAGS
-        else:
-            base = (TagDef(name="state", type=TagType.ENUM),)
-        return [*base, *self.extra_tags]
+        """All tags of this equipment: the standard ones for its type, then its extra tags.
+
+        An extra tag with a standard tag's name redefines it (in place): its fields are laid over the
+        standard definition, so ``{name: state, node: ...}`` binds the standard state to a node.
+        """
+        base = standard_tags(self.type)
+        names = {t.name for t in base}
+        extra = {t.name: t for t in self.extra_tags if t.name in names}
+        merged = [_overlay(t, extra[t.name]) if t.name in extra else t for t in base]
+        return [*merged, *(t for t in self.extra_tags if t.name not in names)]
+
+
+def standard_tags(kind: EquipmentType) -> tuple[TagDef, ...]:
+    """The tags every piece of equipment of this type carries."""
+    if kind in PROCESSING_TYPES:
+        return STANDARD_TAGS
+    if kind == EquipmentType.BUFFER:
+        return BUFFER_TAGS
+    return (TagDef(name="state", type=TagType.ENUM),)
+
+
+class Naming(StrEnum):
+    """How tags without a declared source are found on a line's PLC."""
+
+    SIMULATOR = "simulator"  # the simulator's NodeId ``nsu=<namespace_uri>;s=<equipment>.<tag>``
+    EXPLICIT = "explicit"  # not at all: tags without a source are simply absent from the twin
 
 
 class OpcUaEndpoint(Strict):
-    """Where a line's PLC (real or simulated) is reached."""
+    """Where a line's PLC (real or simulated) is reached, and how its tags are named there.
+
+    ``template`` binds tags of every piece of equipment of the line at once (tag name -> source, with
+    ``{equipment}``, ``{line}`` and ``{index}`` (1-based position in the line) in NodeIds, browse paths and
+    rule nodes); an equipment's own ``opcua`` entries override it.
+    """
 
     endpoint: str = Field(min_length=1)
     namespace_uri: str = SIM_NAMESPACE_URI
+    naming: Naming = Naming.SIMULATOR
+    template: dict[str, TagSource] = Field(default_factory=dict)
 
 
 class Line(Strict):
@@ -329,9 +454,12 @@ class Plant(Strict):
         return out
 
 
-def default_node_id(equipment_id: str, tag: str, namespace_uri: str = SIM_NAMESPACE_URI) -> str:
-    """The NodeId (by namespace URI) under which the simulator serves ``tag`` of ``equipment_id``."""
-    return f"nsu={namespace_uri};s={equipment_id}.{tag}"
+def _overlay(tag: TagDef, over: TagDef) -> TagDef:
+    """``tag`` with the fields ``over`` sets (its location as a whole)."""
+    upd = {f: getattr(over, f) for f in over.model_fields_set if f != "name"}
+    if over.located():
+        upd = {"node": None, "browse_path": None, "when": None, **upd}
+    return tag.model_copy(update=upd)
 
 
 class TagValue(BaseModel):

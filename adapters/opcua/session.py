@@ -27,10 +27,12 @@ from adapters.opcua.ingest import (
     BatchSubscription,
     ChangeWriter,
     IngestSink,
+    ItemSettings,
     create_monitored_items,
     subscription_params,
 )
-from adapters.opcua.mapping import MappingProblem, ResolvedMapping, TagBinding, _read, resolve
+from adapters.opcua.limits import read_attribute
+from adapters.opcua.mapping import MappingProblem, ResolvedMapping, ResolvedTag, TagBinding, resolve
 from adapters.opcua.security import ClientSecurity, make_client, translate_connect_error
 
 log = logging.getLogger(__name__)
@@ -174,19 +176,22 @@ class EndpointAdapter:
         # stayed "good" after a connect that failed between subscribing and the read).
         self._wrote_good = True
         await sub.init()
-        nodeids = [t.nodeid for t in tags]
-        statuses = await create_monitored_items(sub, nodeids, opts.sampling_interval_ms)
+        nodeids, settings, owners = monitored_items(tags)
+        limits = mapping.limits
+        statuses = await create_monitored_items(
+            sub, nodeids, opts.sampling_interval_ms, limits.monitored_items, settings
+        )
         refused = [
             MappingProblem(
                 t.binding.equipment, t.binding.tag.name, t.binding.spec, f"monitoring refused ({st.name})"
             )
-            for t, st in zip(tags, statuses, strict=True)
+            for t, st in zip(owners, statuses, strict=True)
             if not st.is_good()
         ]
         if refused:
             self._report(ResolvedMapping(problems=refused), replace=False)
         # Re-sync: a full read after subscribing (later notifications are newer); clears stale marks.
-        values = await _read(client, nodeids, ua.AttributeIds.Value)
+        values = await read_attribute(client, nodeids, ua.AttributeIds.Value, limits.read)
         self.sink.on_values(values)
         with contextlib.suppress(TimeoutError):  # Redis down: the sink keeps retrying on its own
             await asyncio.wait_for(self.sink.flush(), opts.request_timeout_s)
@@ -238,6 +243,28 @@ class EndpointAdapter:
         if client is None:
             return
         await _hard_close(client)
+
+
+def monitored_items(
+    tags: Sequence[ResolvedTag],
+) -> tuple[list[ua.NodeId], list[ItemSettings], list[ResolvedTag]]:
+    """The monitored items of a mapping in client-handle order: NodeIds, their settings, their tags."""
+    nodeids: list[ua.NodeId] = []
+    settings: list[ItemSettings] = []
+    owners: list[ResolvedTag] = []
+    for t in tags:
+        tag = t.binding.tag
+        item = ItemSettings(
+            sampling_ms=tag.sampling_ms,
+            deadband=tag.deadband,
+            percent=tag.deadband_type.value == "percent",
+            queue_size=tag.queue_size or 1,
+        )
+        for nid in t.nodeids:
+            nodeids.append(nid)
+            settings.append(item)
+            owners.append(t)
+    return nodeids, settings, owners
 
 
 async def _hard_close(client: Client, timeout: float = 1.0) -> None:

@@ -12,8 +12,9 @@ from asyncua import Client, ua
 
 from adapters.simulator import SimulatedPlant, parse_sequence
 from tests.support.wait import wait_until_async
+from twin.binding import default_node_id
 from twin.config import parse_plant
-from twin.model import SIM_NAMESPACE_URI, STATE_CODES, Plant, StationState, default_node_id
+from twin.model import SIM_NAMESPACE_URI, STATE_CODES, Plant, StationState
 from twin.sim import SimOptions
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(120)]
