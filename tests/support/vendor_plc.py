@@ -18,29 +18,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
+
+from tests.support.python_opcua_server import LegacyServer
 
 VENDOR_NS = "urn:acme:plc"
 GUID = uuid.UUID("09087e75-8e5e-499b-954f-f2a9603db28a")
 OPAQUE = b"press-temp"
 
 
-@dataclass
-class VendorPlc:
-    """A running vendor-shaped server and its variables by short name."""
-
-    url: str
-    ns: int
-    server: Any
-    nodes: dict[str, Any] = field(default_factory=dict)
-
-    def set(self, name: str, value: Any, variant_type: Any = None) -> None:
-        """Change a value (as the PLC program would)."""
-        from opcua import ua
-
-        node = self.nodes[name]
-        node.set_value(ua.Variant(value, variant_type) if variant_type is not None else value)
+#: A running vendor-shaped server and its variables by short name (the python-opcua server handle).
+VendorPlc = LegacyServer
 
 
 def _eu(unit: str, code: str) -> Any:
