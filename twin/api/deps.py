@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from twin.api.auth import Principal, Role, TokenEntry, TokenRegistry
 from twin.api.errors import ApiError
+from twin.api.issued import issued_principal
 from twin.model import Equipment, Plan
 from twin.store import TwinStore
 
@@ -154,7 +155,7 @@ def authenticate(ctx: ApiContext, token: str | None, need: Role) -> Principal:
             "missing API token: send 'Authorization: Bearer <token>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    who = ctx.registry.authenticate(token)
+    who = ctx.registry.authenticate(token) or issued_principal(ctx.store, token, ctx.clock())
     if who is None:
         raise ApiError(401, "unknown API token", headers={"WWW-Authenticate": "Bearer"})
     if who.role < need:
