@@ -70,6 +70,7 @@ def create_app(
     ``diff`` describes plan changes (default: :func:`twin.schedule.plant.plans.plan_diff`).
     """
     from twin.api import ops
+    from twin.api.console import mount_console
     from twin.api.routers import admin, graph, kpi, planning, plans, sources, state, tokens
     from twin.api.ws import router as ws_router
 
@@ -104,6 +105,7 @@ def create_app(
     routers = (ops.router, graph.router, state.router, kpi.router, plans.router, admin.router, ws_router)
     for r in (*routers, planning.router, tokens.router, sources.router):
         app.include_router(r)
+    mount_console(app)
     app.add_middleware(BodySizeLimit, max_bytes=cfg.max_body_bytes)
     app.add_middleware(_CountResponses, counters=ctx.counters)
     return app
