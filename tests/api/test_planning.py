@@ -46,7 +46,10 @@ def test_models_and_resources(api_env: ApiEnv) -> None:
 def test_sources_count_tags_by_quality(api_env: ApiEnv) -> None:
     now = time.time()
     api_env.store.write_changes(
-        [Change("L2-WELD", "state", "Running", "good", now), Change("L2-PAINT", "state", "Idle", "stale", now)]
+        [
+            Change("L2-WELD", "state", "Running", "good", now),
+            Change("L2-PAINT", "state", "Idle", "stale", now),
+        ]
     )
     with api_env.client("admin") as c:
         out = c.get("/api/v1/admin/sources").json()

@@ -16,7 +16,9 @@ def test_issue_use_list_and_revoke(api_env: ApiEnv) -> None:
         assert r.status_code == 201, r.text
         made = r.json()
         token, tid = made["token"], made["id"]
-        assert made["role"] == "scheduler" and made["state"] == "active" and made["created_by"] == "test-admin"
+        assert (
+            made["role"] == "scheduler" and made["state"] == "active" and made["created_by"] == "test-admin"
+        )
         assert tid == hash_token(token)[:12]
         stored = api_env.store.client.hgetall(api_env.store.keys.tokens)
         assert hash_token(token) in stored and not any(token in v for v in stored.values())
@@ -28,7 +30,10 @@ def test_issue_use_list_and_revoke(api_env: ApiEnv) -> None:
             me = anon.get("/api/v1/me", headers=headers).json()
             assert me == {"name": "planner <b>7</b>", "role": "scheduler"}
             assert anon.post("/api/v1/demand", json={"model": "A", "quantity": 5}, headers=headers).is_success
-            assert anon.put("/api/v1/admin/writeback", json={"enabled": True}, headers=headers).status_code == 403
+            assert (
+                anon.put("/api/v1/admin/writeback", json={"enabled": True}, headers=headers).status_code
+                == 403
+            )
             r = adm.delete(f"/api/v1/admin/tokens/{tid}")
             assert r.status_code == 200 and r.json()["state"] == "revoked"
             r = anon.get("/api/v1/me", headers=headers)

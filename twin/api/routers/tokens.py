@@ -31,7 +31,9 @@ class TokenIn(BaseModel):
 
     role: str = Field(description="viewer, scheduler or admin")
     name: str = Field(
-        min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$",
         description="who the audit log records for this token",
     )
     expires_in_s: float | None = Field(
@@ -84,7 +86,9 @@ def list_tokens(ctx: ApiContext = Depends(get_ctx), _who: Principal = Depends(ad
 
 
 @router.post("", response_model=NewToken, status_code=201, summary="Issue an API token")
-def create_token(body: TokenIn, ctx: ApiContext = Depends(get_ctx), who: Principal = Depends(admin)) -> NewToken:
+def create_token(
+    body: TokenIn, ctx: ApiContext = Depends(get_ctx), who: Principal = Depends(admin)
+) -> NewToken:
     """A new random token with a role and a name (audited; the token is in this answer only)."""
     detail: dict[str, Any] = {"name": body.name, "token_role": body.role, "expires_in_s": body.expires_in_s}
     try:
