@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from twin.model import PROCESSING_TYPES, EquipmentType, Plant, StationState
+from twin.palette import NOT_LIVE, parse_state
 from twin.store import Change, TwinStore
-from viz.palette import NOT_LIVE, parse_state
 
 __all__ = ["THROUGHPUT_WINDOW_S", "ChangeFollower", "LineStats", "LiveState", "describe"]
 

@@ -6,7 +6,7 @@ points (a view on the mesh's VTK points, handed over by :meth:`bind`), so nothin
 * :class:`StationCars`: a car-sized box on each processing station, collapsed onto its base centre while
   the station holds no car.
 * :class:`Travellers`: a fixed pool of car boxes. When a station's part counter goes up (a car left it),
-  one is sent along the station's route (:attr:`viz.geometry.Layout.routes`) over :data:`TRAVEL_FRAMES`
+  one is sent along the station's route (:attr:`twin.layout.Layout.routes`) over :data:`TRAVEL_FRAMES`
   frames, then collapsed again; the oldest is recycled when more than :data:`MAX_TRAVELLERS` start.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from viz.geometry import BoxArrays, FloatArray, Point, Route
+from twin.layout import BoxArrays, FloatArray, Point, Route
 
 __all__ = ["CAR_SIZE", "HOLDS_PART", "MAX_TRAVELLERS", "TRAVEL_FRAMES", "StationCars", "Travellers"]
 
