@@ -23,6 +23,8 @@ from twin.errors import NotFoundError
 from twin.model import PROCESSING_TYPES, EdgeKind, Equipment, EquipmentType, Line, LineKind, Plant
 
 __all__ = [
+    "CAR_SIZE",
+    "HOLDS_PART",
     "BoxArrays",
     "FloatArray",
     "Layout",
@@ -51,6 +53,11 @@ _CORNERS = np.array(
 #: Conveyor belts and AGV aisles: (width, height, extra length) of their flat boxes.
 BELT = (1.2, 0.45, 0.0)
 AISLE = (0.8, 0.06, 0.8)
+#: States in which a station holds a car (a part marker is shown on it).
+HOLDS_PART = frozenset({"Running", "Blocked", "Fault", "Changeover"})
+#: Size (m) of a travelling car marker. It slides over the tops of the equipment (where the markers of
+#: the cars a station holds sit), so it stays in view along the whole route instead of inside the bodies.
+CAR_SIZE = (3.6, 1.6, 1.1)
 
 
 def box_points(base: FloatArray, size: FloatArray, yaw_deg: FloatArray) -> FloatArray:

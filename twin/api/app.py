@@ -71,7 +71,7 @@ def create_app(
     """
     from twin.api import ops
     from twin.api.console import mount_console
-    from twin.api.routers import admin, graph, kpi, planning, plans, sources, state, tokens
+    from twin.api.routers import admin, graph, kpi, layout, planning, plans, sources, state, tokens
     from twin.api.ws import router as ws_router
 
     cfg = settings or ApiSettings()
@@ -103,7 +103,7 @@ def create_app(
     app.state.ctx = ctx
     install_error_handlers(app)
     routers = (ops.router, graph.router, state.router, kpi.router, plans.router, admin.router, ws_router)
-    for r in (*routers, planning.router, tokens.router, sources.router):
+    for r in (*routers, layout.router, planning.router, tokens.router, sources.router):
         app.include_router(r)
     mount_console(app)
     app.add_middleware(BodySizeLimit, max_bytes=cfg.max_body_bytes)

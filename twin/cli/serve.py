@@ -88,7 +88,7 @@ def serve(
         cfg.tokens = parse_tokens(line)
         err_console.print(
             "[yellow]no tokens configured (--tokens FILE or TWIN_API_TOKENS):[/] "
-            f"an admin token for this run only: {token}",
+            f"an admin token for this run only: {token} (console: http://{host}:{port}/#token={token})",
             highlight=False,
             soft_wrap=True,
         )
@@ -118,6 +118,7 @@ def serve(
         if stop_viewer is not None:
             console.print(f"web viewer on http://{host}:{vport}/", highlight=False)
     console.print(f"API on http://{host}:{port} (docs: http://{host}:{port}/docs)", highlight=False)
+    console.print(f"web console on http://{host}:{port}/ (sign in with a token)", highlight=False)
     try:
         serve_forever(api, host, port, rearm=rearm)
     finally:

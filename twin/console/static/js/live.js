@@ -81,11 +81,15 @@ export class LiveModel {
     return t ? t.value : undefined;
   }
 
-  /** The palette's state entry {name, rgb, hex} of the equipment's state, or null. */
-  state(eq) {
-    const v = this.value(eq, "state");
+  /** The palette's state entry {name, rgb, hex} of a state value (a name or a code), or null. */
+  stateOf(v) {
     if (v === undefined || v === null || typeof v === "boolean") return null;
     return this._byName.get(String(v).trim().toLowerCase()) || null;
+  }
+
+  /** The palette's state entry of the equipment's state, or null. */
+  state(eq) {
+    return this.stateOf(this.value(eq, "state"));
   }
 
   /** Colour as "#rrggbb": the state's, or the stale colour when not live or unknown. */

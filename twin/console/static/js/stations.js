@@ -25,7 +25,7 @@ export function mountStations(root, { lines, live, onSelect }) {
           onclick: () => onSelect(eq.id),
         },
         swatch,
-        el("span", { class: "name" }, label),
+        el("span", { class: "name", title: label }, el("span", { class: "id" }, eq.id), eq.name ? el("span", { class: "long" }, eq.name) : null),
         state,
       );
       buttons.set(eq.id, { button, swatch, state, label, text: null });

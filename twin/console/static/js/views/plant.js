@@ -96,6 +96,10 @@ export async function mount(root, ctx) {
   s.list = mountStations(listRoot, { lines: layout.lines, live, onSelect: (id) => s.select(id) });
   s.offLive = live.onChange((id) => s.list.update(id));
   s.scene = await mountScene(sceneRoot, layout, live, (id) => s.select(id));
+  s.offStatus = ctx.feed.onStatus((st) => {
+    if (s.scene) s.scene.showBanner(st.connected ? "" : `Live feed lost (${st.reason || "offline"}): reconnecting; colours may be out of date.`);
+    listRoot.classList.toggle("feed-lost", !st.connected);
+  });
   window.__twin.plant = { live, select: (id) => s.select(id), selected: () => s.selected };
 }
 
@@ -107,6 +111,7 @@ export function unmount() {
   if (!state) return;
   state.unsubscribe();
   state.offLive();
+  if (state.offStatus) state.offStatus();
   if (state.scene) state.scene.destroy();
   if (state.panel) state.panel.destroy();
   state = null;
