@@ -14,6 +14,7 @@ def test_calendar_windows(api_env: ApiEnv) -> None:
     with api_env.client("viewer") as c:
         r = c.get("/api/v1/calendar", params={"start": MIDNIGHT, "end": MIDNIGHT + 2 * 86400}).json()
         assert r["shifts"] == [{"name": "day", "start": "06:00", "end": "14:00"}]
+        assert r["time_scale"] == 1.0
         assert [(w["start"] - MIDNIGHT, w["end"] - MIDNIGHT, w["shift"]) for w in r["windows"]] == [
             (6 * 3600, 14 * 3600, "day"),
             (86400 + 6 * 3600, 86400 + 14 * 3600, "day"),

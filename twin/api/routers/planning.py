@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from twin.api.deps import ApiContext, get_ctx, viewer
 from twin.api.errors import ApiError
@@ -48,6 +48,7 @@ class CalendarOut(BaseModel):
     start: float
     end: float
     horizon_hours: float
+    time_scale: float = Field(description="plant seconds per wall-clock second of the live data (1: real)")
     shifts: list[ShiftOut]
     windows: list[WindowOut]
 
@@ -98,6 +99,7 @@ def calendar(
         start=t0,
         end=t1,
         horizon_hours=cal.horizon_hours,
+        time_scale=ctx.store.time_scale(),
         shifts=[ShiftOut(name=s.name, start=s.start, end=s.end) for s in cal.shifts],
         windows=windows,
     )

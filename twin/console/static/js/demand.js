@@ -10,7 +10,7 @@ import { errorText, num } from "./viewkit.js";
  */
 export function demandEditor({ api, editable, models, onSaved, say }) {
   const body = el("tbody");
-  const save = editable ? el("button", { type: "button", class: "primary", id: "demand-save", disabled: true }, "Save demand") : null;
+  const save = editable ? el("button", { type: "submit", class: "primary", id: "demand-save", disabled: true }, "Save demand") : null;
   const form = el(
     "form",
     { class: "demand", "aria-label": "Demand per model", onsubmit: (ev) => { ev.preventDefault(); submit(); } },

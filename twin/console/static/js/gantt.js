@@ -62,12 +62,14 @@ export function frozenWindow(plan) {
   return { start: at, end: at + m.freeze_s };
 }
 
-/** The time range a plan covers: origin .. origin + horizon (or its last lot). */
+/** The time range a plan covers: origin (or its frozen window, if earlier) .. origin + horizon (or its
+ * last lot). */
 export function planRange(plan) {
   const origin = planOrigin(plan);
   const horizon = (plan.meta && plan.meta.horizon_s) || 0;
   const last = Math.max(origin, ...planLots(plan).map((l) => l.end));
-  return { start: origin, end: Math.max(origin + horizon, last) };
+  const frozen = frozenWindow(plan);
+  return { start: Math.min(origin, frozen ? frozen.start : origin), end: Math.max(origin + horizon, last) };
 }
 
 function remPx(node) {
@@ -197,7 +199,11 @@ class Gantt {
       const y0 = axisH + i * rowH;
       root.append(svg("line", { class: "row-line", x1: 0, x2: width, y1: y0 + rowH, y2: y0 + rowH }));
       const label = svg("text", { class: "row-label", x: 0.3 * rem, y: y0 + rowH * 0.62 }, r.id);
-      if (r.name) label.append(svg("tspan", { class: "row-sub", dx: 0.4 * rem }, r.name));
+      const room = Math.floor((labelW - 0.8 * rem) / (0.5 * rem)) - r.id.length - 1;
+      if (r.name && room > 2) {
+        const name = r.name.length > room ? r.name.slice(0, room - 1) + "…" : r.name;
+        label.append(svg("tspan", { class: "row-sub", dx: 0.4 * rem }, name));
+      }
       label.append(svg("title", null, r.name ? `${r.id}: ${r.name}` : r.id));
       root.append(label);
     });
@@ -230,7 +236,7 @@ class Gantt {
         { class: "frozen", x: x0, y: axisH, width: w, height: height - axisH, fill: `url(#${this.id}-frozen)` },
         svg("title", null, `frozen window: ${utcLabel(f.start, true)}–${utcLabel(f.end)} UTC (lots here stay put)`),
       ),
-      svg("text", { class: "frozen-label", x: x0 + 0.2 * rem, y: height - 0.3 * rem }, "frozen"),
+      svg("text", { class: "frozen-label", x: x0 + 0.2 * rem, y: axisH - 0.35 * rem }, "frozen"),
     );
   }
 
