@@ -195,7 +195,7 @@ class StationPanel {
 
   async loadLinks() {
     try {
-      const [up, down] = await Promise.all([this.api.get(`upstream/${encodeURIComponent(this.id)}`), this.api.get(`downstream/${encodeURIComponent(this.id)}`)]);
+      const [up, down] = await Promise.all([this.api.get(`graph/upstream/${encodeURIComponent(this.id)}`), this.api.get(`graph/downstream/${encodeURIComponent(this.id)}`)]);
       if (this.destroyed) return;
       const near = (r) => r.items.filter((n) => n.distance === 1);
       const links = (items) =>
