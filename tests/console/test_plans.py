@@ -168,7 +168,8 @@ def test_viewer_is_offered_nothing_and_refused_by_hand(browser: Any, plans_env: 
     # ... and from the browser itself, with the viewer's token as the console holds it.
     code = browser.execute_async_script(
         "const done = arguments[arguments.length - 1];"
-        "fetch('/api/v1/replan', {method: 'POST', headers: {Authorization: 'Bearer ' + sessionStorage.getItem('twin.token')}})"
+        "const auth = {Authorization: 'Bearer ' + sessionStorage.getItem('twin.token')};"
+        "fetch('/api/v1/replan', {method: 'POST', headers: auth})"
         ".then((r) => done(r.status));"
     )
     assert code == 403
