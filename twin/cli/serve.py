@@ -11,7 +11,7 @@ import typer
 from twin.cli import app, bench_app
 from twin.cli.common import console, err_console, fail, open_store, print_json, settings, start_viewer
 
-__all__ = ["ENV_TOKENS", "ENV_TOKENS_FILE", "api_settings", "bench_api", "serve", "token_app", "token_new"]
+__all__ = ["ENV_TOKENS", "ENV_TOKENS_FILE", "api_settings", "bench_api", "bench_console", "serve", "token_app", "token_new"]
 
 token_app = typer.Typer(help="API tokens: make one and the line for the tokens file.")
 app.add_typer(token_app, name="token")
@@ -153,5 +153,30 @@ def bench_api(
         f"{result['ws_changes_per_s_delivered']:.0f} changes/s delivered "
         f"({result['ws_changes_per_s_written']:.0f} written/s, x{result['ws_clients']} = "
         f"{result['ws_changes_per_s_expected']:.0f} expected)",
+        highlight=False,
+    )
+
+
+@bench_app.command("console")
+def bench_console(
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    quick: bool = typer.Option(False, "--quick", help="Short run (10 clients, < 90 s)."),
+) -> None:
+    """The web console on the demo (N feed clients + Chromium) against the trame view, in the same run."""
+    from benchmarks.console import BenchError, run_console_bench
+
+    try:
+        result = run_console_bench(quick=quick, env=dict(os.environ))
+    except BenchError as exc:
+        fail(str(exc))
+    if json_out:
+        print_json(result)
+        return
+    console.print(
+        f"{result['clients']} clients: change -> pixel p95 {result['change_to_pixel_ms_p95']} ms; "
+        f"server CPU {result['server_cpu_per_client_pct_core']} % of a core per client; "
+        f"{result['console_browser_bytes_per_s']:.0f} B/s per browser vs trame "
+        f"{result['trame_bytes_per_browser_per_s']:.0f} B/s ({result['bytes_ratio_console_vs_trame']}); "
+        f"first paint {result['first_meaningful_paint_ms_median']} ms",
         highlight=False,
     )

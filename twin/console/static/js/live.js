@@ -19,7 +19,8 @@ export class LiveModel {
     });
   }
 
-  /** fn(equipmentId, change) after each applied change; returns an unsubscribe function. */
+  /** fn(equipmentId, change, meta) after each applied change (change null after a seed); returns an
+   * unsubscribe function. meta is the feed's {id, src} of the stream entry. */
   onChange(fn) {
     this._listeners.add(fn);
     return () => this._listeners.delete(fn);
@@ -43,9 +44,9 @@ export class LiveModel {
   }
 
   /** One change from the feed. */
-  apply(change) {
+  apply(change, meta = null) {
     this._tags(change.equipment).set(change.tag, { value: change.value, quality: change.quality, ts: change.ts });
-    for (const fn of this._listeners) fn(change.equipment, change);
+    for (const fn of this._listeners) fn(change.equipment, change, meta);
   }
 
   _tags(eq) {

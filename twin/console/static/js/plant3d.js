@@ -138,7 +138,7 @@ class PlantScene {
     this._build();
     this._wire();
     this.resize();
-    this.offLive = live.onChange((id, change) => this._changed(id, change));
+    this.offLive = live.onChange((id, change, meta) => this._changed(id, change, meta));
   }
 
   _build() {
@@ -254,11 +254,14 @@ class PlantScene {
     return hit && hit.instanceId !== undefined ? this.equipment[hit.instanceId].id : null;
   }
 
-  _changed(id, change) {
+  _changed(id, change, meta) {
     if (!this.index.has(id)) return;
     this.dirty.add(id);
     if (change && change.tag === "part_count") this._counted(id, change.value);
-    if (change && change.tag === "state") this.pendingPaint = [...(this.pendingPaint || []), { eq: id, value: change.value }];
+    if (change && change.tag === "state") {
+      // Kept for benchmarks: the stream id's milliseconds are when Redis stored the change.
+      (this.pendingPaint || (this.pendingPaint = [])).push({ eq: id, value: change.value, id: meta ? meta.id : null });
+    }
     this.requestFrame();
   }
 
@@ -332,6 +335,7 @@ class PlantScene {
     this.renderer.render(this.scene, this.camera);
     this._placeLabels();
     this.frames += 1;
+    if (this.frames === 1) window.__twin.firstPaint = performance.now(); // ms after navigation start
     if (this.pendingPaint) {
       const at = performance.timeOrigin + performance.now();
       for (const p of this.pendingPaint) this.painted.push({ ...p, at });

@@ -73,7 +73,7 @@ export async function mount(root, ctx) {
   const grid = el("div", { class: "plant" }, sceneRoot, listRoot, panelRoot);
   replace(root, grid);
 
-  const unsubscribe = ctx.feed.subscribe((change) => live.apply(change));
+  const unsubscribe = ctx.feed.subscribe((change, meta) => live.apply(change, meta));
   await feedReady(ctx.feed);
   live.seed(await allStations(ctx.api));
 
