@@ -221,8 +221,9 @@ class AdminView {
   async auditPage(delta) {
     this.auditOffset = Math.max(0, this.auditOffset + delta);
     await this.renderAudit();
-    const btn = document.getElementById(delta > 0 ? "audit-older" : "audit-newer");
-    (btn && !btn.disabled ? btn : document.getElementById("audit-range")).focus();
+    const same = document.getElementById(delta > 0 ? "audit-older" : "audit-newer");
+    const other = document.getElementById(delta > 0 ? "audit-newer" : "audit-older");
+    (same && !same.disabled ? same : other).focus(); // at the last page, focus the way back
   }
 }
 
