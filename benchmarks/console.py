@@ -137,12 +137,12 @@ class FeedClients:
         self._thread.join(timeout=10)
 
     async def _client(self, k: int, http: httpx.AsyncClient) -> None:
-        got = 0
-        for path in ("/api/v1/layout", "/api/v1/stations?limit=1000"):
-            got += len((await http.get(path)).content)
+        layout = await http.get("/api/v1/layout")
+        got = len(layout.content) + len((await http.get("/api/v1/stations?limit=1000")).content)
         if k == 0:
             self.initial_bytes = got
-        url = self.demo.api.replace("http", "ws", 1) + "/api/v1/ws/changes"
+        tags = ",".join(layout.json()["view_tags"])  # what the console's plant view follows
+        url = self.demo.api.replace("http", "ws", 1) + f"/api/v1/ws/changes?tag={tags}"
         async with websockets.connect(url, subprotocols=["twin.v1", f"bearer.{self.demo.token}"]) as ws:  # type: ignore[list-item]
             self.connected += 1
             while not self._stop.is_set():

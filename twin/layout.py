@@ -25,6 +25,7 @@ from twin.model import PROCESSING_TYPES, EdgeKind, Equipment, EquipmentType, Lin
 __all__ = [
     "CAR_SIZE",
     "HOLDS_PART",
+    "VIEW_TAGS",
     "BoxArrays",
     "FloatArray",
     "Layout",
@@ -55,6 +56,9 @@ BELT = (1.2, 0.45, 0.0)
 AISLE = (0.8, 0.06, 0.8)
 #: States in which a station holds a car (a part marker is shown on it).
 HOLDS_PART = frozenset({"Running", "Blocked", "Fault", "Changeover"})
+#: The live tags a plant view draws from (colour, car markers, travelling cars, buffer fills, alarms); a
+#: web client follows only these for the whole plant, and every tag of the station it looks at.
+VIEW_TAGS = ("state", "part_count", "model", "level", "alarm")
 #: Size (m) of a travelling car marker. It slides over the tops of the equipment (where the markers of
 #: the cars a station holds sit), so it stays in view along the whole route instead of inside the bodies.
 CAR_SIZE = (3.6, 1.6, 1.1)

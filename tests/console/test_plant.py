@@ -32,6 +32,10 @@ def _seen(driver: Any) -> list[str]:
     return list(driver.execute_script("return window.__seen"))
 
 
+def _seen(driver: Any) -> list[str]:
+    return list(driver.execute_script("return window.__seen"))
+
+
 def _pixel(driver: Any, eq: str) -> tuple[int, ...]:
     """The screenshot's colour at the spot of ``eq`` that shows its state (median of a 3x3 patch)."""
     p = hook(driver, f"project({eq!r})")
@@ -150,6 +154,7 @@ def test_the_feed_resumes_after_a_drop_without_duplicates(plant_page: Any, conso
         "window.__seen = []; window.__twin.feed.subscribe((c) => { if (c.tag === 'cycle_time_s')"
         " window.__seen.push(c.equipment + '=' + c.value); });"
     )
+    wait_until("the feed connected", lambda: hook(plant_page, "feed.connected"), 10)
     plant_page.execute_script("window.__twin.feed.drop()")
     wait_until("the feed noticed", lambda: not hook(plant_page, "feed.connected"), 5)
     sent = []
@@ -159,7 +164,5 @@ def test_the_feed_resumes_after_a_drop_without_duplicates(plant_page: Any, conso
     wait_until("reconnected", lambda: hook(plant_page, "feed.connected"), 15)
     console_env.store.write_changes([("C-1", "cycle_time_s", 99.0, "good", 99.0)], source="test")
     sent.append("C-1=99")
-    seen = wait_until(
-        "every change", lambda: (s := plant_page.execute_script("return window.__seen")) == sent and s, 10
-    )
+    seen = wait_until("every change once", lambda: _seen(plant_page) == sent and sent, 10)
     assert seen == sent and hook(plant_page, "feed.reconnects") >= 1

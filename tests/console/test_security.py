@@ -55,7 +55,7 @@ def test_token_leaves_the_url_and_stays_in_the_tab(browser: Any, console_env: Co
     assert browser.execute_script("return document.cookie") == ""
     fetched = browser.execute_script("return performance.getEntriesByType('resource').map((e) => e.name)")
     assert fetched and not [u for u in fetched if token in u]
-    feed_url = browser.execute_script("return window.__twin.feed._ws ? window.__twin.feed._ws.url : ''")
+    feed_url = browser.execute_script("return window.__twin.plant.feed._ws.url")
     assert "/api/v1/ws/changes" in feed_url and token not in feed_url  # the token is a subprotocol
     browser.refresh()  # the tab keeps its session
     wait_until("signed in after reload", lambda: hook(browser, "signedIn"), 20)

@@ -14,7 +14,7 @@ import numpy as np
 from fastapi import APIRouter, Depends, Query
 
 from twin.api.deps import ApiContext, get_ctx, known_line, viewer
-from twin.layout import CAR_SIZE, HOLDS_PART, BoxArrays, FloatArray, Layout, plant_layout
+from twin.layout import CAR_SIZE, HOLDS_PART, VIEW_TAGS, BoxArrays, FloatArray, Layout, plant_layout
 from twin.model import StationState
 from twin.palette import (
     AGV_PATH_RGB,
@@ -119,6 +119,7 @@ def layout_document(layout: Layout) -> dict[str, Any]:
         ],
         "equipment": _equipment(layout),
         "cars": {"size": list(CAR_SIZE), "hold_states": sorted(HOLDS_PART)},
+        "view_tags": list(VIEW_TAGS),
         "belts": _boxes(layout.belts),
         "aisles": _boxes(layout.aisles),
         "palette": palette_document([m.id for m in plant.models]),

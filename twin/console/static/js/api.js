@@ -64,7 +64,8 @@ async function errorFrom(resp) {
  * after a reconnect; entries already delivered are skipped, so every change reaches subscribers once.
  */
 class Feed {
-  constructor(token, base, onUnauthorized) {
+  constructor(token, base, onUnauthorized, filter = {}) {
+    this._filter = filter;
     this._token = token;
     this._base = base;
     this._onUnauthorized = onUnauthorized;
@@ -119,7 +120,7 @@ class Feed {
 
   _ensureOpen() {
     if (this._ws || this._closed || this._timer) return;
-    const url = apiUrl(this._base, FEED_PATH, this.lastId ? { after: this.lastId } : {});
+    const url = apiUrl(this._base, FEED_PATH, { ...this._filter, ...(this.lastId ? { after: this.lastId } : {}) });
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     // The token travels as a subprotocol, never in the URL (which servers and proxies log).
     const ws = new WebSocket(url, ["twin.v1", "bearer." + this._token]);
@@ -193,7 +194,8 @@ class Feed {
  * - api.get(path, params), api.post(path, body), api.put(path, body), api.delete(path):
  *   path "plans/current" or "/api/v1/plans/current"; resolve to the parsed JSON; reject with ApiError.
  * - api.role, api.name; api.can(min) -> role at least min.
- * - api.feed: the live change feed (subscribe(fn) -> unsubscribe).
+ * - api.feed: the live change feed of everything (subscribe(fn) -> unsubscribe; opened on first use).
+ * - api.openFeed({line, station, tag}): a feed filtered by the server (comma-separated lists); close() it.
  * - options.onUnauthorized(err): called once when the API or the feed refuses the token (401).
  */
 export async function createApi(token, options = {}) {
@@ -236,6 +238,7 @@ export async function createApi(token, options = {}) {
     name: null,
     can: (min) => roleAtLeast(api.role, min),
     feed: new Feed(token, base, onUnauthorized),
+    openFeed: (filter) => new Feed(token, base, onUnauthorized, filter),
   };
   const me = await api.get("me");
   api.role = me.role;

@@ -116,9 +116,32 @@ class StationPanel {
       if (change && (change.tag === "state" || change.tag === "power_kw" || change.tag === "alarm")) this.liveHistory(change);
     });
     this.ticker = setInterval(() => this.renderTags(), 1000);
+    this.followStation(api, layout.view_tags);
     this.loadHistory(this.windowS);
     this.loadLinks();
     this.loadKpis();
+  }
+
+  /** Every tag of this station: its exact live values now, then a feed filtered to it by the server. */
+  async followStation(api, viewTags) {
+    const shared = new Set(viewTags); // the plant view's feed delivers these already
+    this.feed = api.openFeed({ station: this.id });
+    this.feed.subscribe((change, meta) => {
+      if (!shared.has(change.tag)) this.live.apply(change, meta);
+    });
+    try {
+      const now = await api.get(`stations/${encodeURIComponent(this.id)}`);
+      if (this.destroyed) return;
+      const have = this.live.values.get(this.id) || new Map();
+      for (const [tag, t] of Object.entries(now.tags)) {
+        const known = have.get(tag);
+        if (!known || known.ts <= t.source_ts) {
+          this.live.apply({ equipment: this.id, tag, value: t.value, quality: t.quality, ts: t.source_ts });
+        }
+      }
+    } catch (err) {
+      console.error("station tags", err);
+    }
   }
 
   renderTags() {
@@ -231,6 +254,7 @@ class StationPanel {
 
   destroy() {
     this.destroyed = true;
+    if (this.feed) this.feed.close();
     clearInterval(this.ticker);
     clearTimeout(this.redraw);
     this.offLive();

@@ -73,11 +73,13 @@ export async function mount(root, ctx) {
   const grid = el("div", { class: "plant" }, sceneRoot, listRoot, panelRoot);
   replace(root, grid);
 
-  const unsubscribe = ctx.feed.subscribe((change, meta) => live.apply(change, meta));
-  await feedReady(ctx.feed);
+  // The plant's view follows only the tags it draws; the panel follows every tag of its station.
+  const feed = ctx.api.openFeed({ tag: layout.view_tags.join(",") });
+  const unsubscribe = feed.subscribe((change, meta) => live.apply(change, meta));
+  await feedReady(feed);
   live.seed(await allStations(ctx.api));
 
-  const s = { live, layout, selected: null, panel: null, scene: null, list: null, unsubscribe };
+  const s = { live, layout, feed, selected: null, panel: null, scene: null, list: null, unsubscribe };
   state = s;
   s.select = async (id) => {
     if (state !== s) return;
@@ -96,11 +98,11 @@ export async function mount(root, ctx) {
   s.list = mountStations(listRoot, { lines: layout.lines, live, onSelect: (id) => s.select(id) });
   s.offLive = live.onChange((id) => s.list.update(id));
   s.scene = await mountScene(sceneRoot, layout, live, (id) => s.select(id));
-  s.offStatus = ctx.feed.onStatus((st) => {
+  s.offStatus = feed.onStatus((st) => {
     if (s.scene) s.scene.showBanner(st.connected ? "" : `Live feed lost (${st.reason || "offline"}): reconnecting; colours may be out of date.`);
     listRoot.classList.toggle("feed-lost", !st.connected);
   });
-  window.__twin.plant = { live, select: (id) => s.select(id), selected: () => s.selected };
+  window.__twin.plant = { live, feed, select: (id) => s.select(id), selected: () => s.selected };
 }
 
 export function activate() {
@@ -110,6 +112,7 @@ export function activate() {
 export function unmount() {
   if (!state) return;
   state.unsubscribe();
+  state.feed.close();
   state.offLive();
   if (state.offStatus) state.offStatus();
   if (state.scene) state.scene.destroy();
