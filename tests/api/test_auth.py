@@ -46,6 +46,7 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("PUT", "/api/v1/admin/writeback", {"enabled": True}, "admin"),
     ("GET", "/api/v1/admin/audit", None, "admin"),
     ("GET", "/api/v1/admin/config", None, "admin"),
+    ("GET", "/api/v1/layout", None, "viewer"),
     ("GET", "/api/v1/calendar", None, "viewer"),
     ("GET", "/api/v1/models", None, "viewer"),
     ("GET", "/api/v1/resources", None, "viewer"),

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from twin.api.auth import TokenRegistry
-from twin.api.deps import ApiContext, ApiSettings, Counters, DiffFn, DispatchFn, ReplanFn
+from twin.api.deps import ApiContext, ApiSettings, Counters, DiffFn, DispatchFn, ProposeFn, ReplanFn
 from twin.api.errors import ERROR_RESPONSES, install_error_handlers
 from twin.api.limits import BodySizeLimit
 from twin.api.ws import ChangeHub
@@ -61,13 +61,15 @@ def create_app(
     replan: ReplanFn | None = None,
     dispatch: DispatchFn | None = None,
     diff: DiffFn | None = None,
+    propose: ProposeFn | None = None,
     clock: Callable[[], float] = time.time,
 ) -> FastAPI:
     """The API app around ``store``.
 
     ``replan`` (re-plan now, return the stored plan) and ``dispatch`` (push a plan version through the
     write-back channel) are wired in by the caller; without them those endpoints answer 503 with a reason.
-    ``diff`` describes plan changes (default: :func:`twin.schedule.plant.plans.plan_diff`).
+    ``diff`` describes plan changes (default: :func:`twin.schedule.plant.plans.plan_diff`); ``propose``
+    re-plans into a proposal that becomes current only when accepted (``POST /replan {"propose": true}``).
     """
     from twin.api import ops
     from twin.api.console import mount_console
@@ -82,6 +84,7 @@ def create_app(
         replan=replan,
         dispatch=dispatch,
         diff=diff,
+        propose=propose,
         clock=clock,
     )
     ctx.hub = ChangeHub(store, block_ms=cfg.ws_block_ms, queue_max=cfg.ws_queue_max)

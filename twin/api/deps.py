@@ -25,6 +25,7 @@ __all__ = [
     "DiffFn",
     "DispatchFn",
     "Page",
+    "ProposeFn",
     "ReplanFn",
     "admin",
     "authenticate",
@@ -43,6 +44,8 @@ log = logging.getLogger("twin.api")
 
 #: Re-plans now and returns the stored plan (the scheduler's re-planner, wired in by the CLI or the demo).
 ReplanFn = Callable[[], Plan]
+#: Re-plans now and stores the result as a proposal (a new version, not current until accepted).
+ProposeFn = Callable[[], Plan]
 #: Dispatches a plan version to the line through the write-back channel; returns a summary.
 DispatchFn = Callable[[int], dict[str, Any]]
 #: Describes what changed between two plans.
@@ -115,6 +118,7 @@ class ApiContext:
     replan: ReplanFn | None = None
     dispatch: DispatchFn | None = None
     diff: DiffFn | None = None
+    propose: ProposeFn | None = None
     clock: Callable[[], float] = time.time
     counters: Counters = field(default_factory=Counters)
     hub: Any = None  # twin.api.ws.ChangeHub, created by create_app

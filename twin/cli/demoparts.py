@@ -181,7 +181,10 @@ def _demo_api(store: TwinStore, plant: Plant, endpoints: dict[str, str]) -> tupl
     wiring = scheduler_wiring(store, write)
     for note in wiring.notes:
         say(f"  note: {note}")
-    return create_app(store, cfg, replan=wiring.replan, dispatch=wiring.dispatch, diff=wiring.diff), token
+    api = create_app(
+        store, cfg, replan=wiring.replan, propose=wiring.propose, dispatch=wiring.dispatch, diff=wiring.diff
+    )
+    return api, token
 
 
 async def start_api(

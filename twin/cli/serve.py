@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from twin.cli import app, bench_app
 from twin.cli.common import console, err_console, fail, open_store, print_json, settings, start_viewer
 
-__all__ = ["ENV_TOKENS", "ENV_TOKENS_FILE", "api_settings", "bench_api", "bench_console", "serve", "token_app", "token_new"]
+if TYPE_CHECKING:
+    from twin.model import Plan
+
+__all__ = [
+    "ENV_TOKENS",
+    "ENV_TOKENS_FILE",
+    "api_settings",
+    "bench_api",
+    "bench_console",
+    "serve",
+    "token_app",
+    "token_new",
+]
 
 token_app = typer.Typer(help="API tokens: make one and the line for the tokens file.")
 app.add_typer(token_app, name="token")
@@ -78,7 +91,6 @@ def serve(
     from twin.api.auth import Role, new_token, parse_tokens
     from twin.api.server import SignalRearm, serve_forever
     from twin.api.wiring import scheduler_wiring
-    from twin.model import Plan
 
     store = open_store(ctx)
     store.plant()  # fail early, with one line, if no plant is loaded
@@ -97,18 +109,8 @@ def serve(
     for note in wiring.notes:
         err_console.print(f"note: {note}", highlight=False)
     rearm = SignalRearm()
-    replan = wiring.replan
-    if replan is not None:
-        solve = replan
-
-        def replan_then_rearm() -> Plan:
-            try:
-                return solve()
-            finally:
-                rearm()  # CP-SAT resets SIGINT after a solve; keep Ctrl-C a clean shutdown
-
-        replan = replan_then_rearm
-    api = create_app(store, cfg, replan=replan, dispatch=wiring.dispatch, diff=wiring.diff)
+    replan, propose = _rearmed(wiring.replan, rearm), _rearmed(wiring.propose, rearm)
+    api = create_app(store, cfg, replan=replan, propose=propose, dispatch=wiring.dispatch, diff=wiring.diff)
     stop_viewer = None
     if viewer:
         vport = viewer_port or port + 1
@@ -124,6 +126,21 @@ def serve(
     finally:
         if stop_viewer is not None:
             stop_viewer()
+
+
+def _rearmed(fn: Callable[[], Plan] | None, rearm: Callable[[], None]) -> Callable[[], Plan] | None:
+    """``fn`` followed by ``rearm()``: CP-SAT resets SIGINT after a solve; keep Ctrl-C a clean shutdown."""
+    if fn is None:
+        return None
+    solve = fn
+
+    def run() -> Plan:
+        try:
+            return solve()
+        finally:
+            rearm()
+
+    return run
 
 
 def _writeback(store: Any) -> Any:
