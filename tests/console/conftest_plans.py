@@ -113,7 +113,14 @@ def plans_env(console_redis: EmbeddedRedis, tmp_path_factory: pytest.TempPathFac
     wiring = scheduler_wiring(store, writer)
     tokens, text = make_tokens()
     settings = ApiSettings(tokens=parse_tokens(text), ws_block_ms=100)
-    app = create_app(store, settings, replan=wiring.replan, dispatch=wiring.dispatch, diff=wiring.diff)
+    app = create_app(
+        store,
+        settings,
+        replan=wiring.replan,
+        propose=wiring.propose,
+        dispatch=wiring.dispatch,
+        diff=wiring.diff,
+    )
     server = run_api_in_thread(app)
     env = PlansEnv(store=store, plant=plant, server=server, tokens=tokens, plc=plc)
     try:

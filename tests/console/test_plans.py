@@ -79,6 +79,8 @@ def test_scheduler_edits_demand_replans_accepts_and_dispatches(browser: Any, pla
         lambda: [b for b in browser.find_elements(By.ID, "plan-compare") if b.get_attribute("data-b") == "2"],
         120,
     )[0]
+    assert env.store.current_plan_version() == 1  # a proposal: not current until accepted
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#gantt-current g.lot")) == v1_lots
     with env.client("viewer") as c:
         diff = c.get("/api/v1/plans/diff", params={"a": 1, "b": 2}).json()
     assert diff["demand"] == {"B": {"from": 200, "to": 40}}
@@ -115,10 +117,13 @@ def test_scheduler_edits_demand_replans_accepts_and_dispatches(browser: Any, pla
         "the dialog cancelled", lambda: not browser.find_elements(By.CSS_SELECTOR, "dialog.confirm-dialog")
     )
     assert js(browser, "return document.activeElement.id") == "accept"
-    assert not [e for e in audit(env) if e["action"] == "plan.accept"]
+    assert (
+        not [e for e in audit(env) if e["action"] == "plan.accept"] and env.store.current_plan_version() == 1
+    )
     accept.click()
     confirm(browser, "Accept plan v2")
     wait_until("accepted", lambda: "Accepted v2" in status(browser))
+    assert env.store.current_plan_version() == 2
     assert [(e["actor"], e["detail"]["version"]) for e in audit(env) if e["action"] == "plan.accept"] == [
         ("test-scheduler", 2)
     ]
@@ -146,7 +151,15 @@ def test_scheduler_edits_demand_replans_accepts_and_dispatches(browser: Any, pla
 def test_viewer_is_offered_nothing_and_refused_by_hand(browser: Any, plans_env: PlansEnv) -> None:
     env = plans_env
     open_plans(browser, env, "viewer")
-    for control in ("replan", "demand-save", "dispatch-current", "accept", "dispatch", "keep-old"):
+    for control in (
+        "replan",
+        "demand-save",
+        "dispatch-current",
+        "accept",
+        "dispatch",
+        "discard",
+        "roll-back",
+    ):
         assert not browser.find_elements(By.ID, control), control
     assert not browser.find_elements(By.CSS_SELECTOR, ".plans input")
     assert browser.find_elements(By.CSS_SELECTOR, "table.history tbody tr")

@@ -25,15 +25,16 @@ function whoDid(audit, version) {
 export function historyTable(page, audit, { current, onCompare }) {
   const rows = page.items.map((p) => {
     const k = p.kpis || {};
+    const pending = p.proposed && !p.current && current !== null && p.version > current;
     const base = p.version === current ? el("strong", { class: "current-mark" }, "current") : current
-      ? el("button", { type: "button", class: "compare-btn", onclick: () => onCompare(p.version) }, `Compare with v${current}`)
+      ? el("button", { type: "button", class: "compare-btn", onclick: () => onCompare(p.version, pending) }, pending ? "Review proposal" : `Compare with v${current}`)
       : "";
     return {
       attrs: { dataset: { version: String(p.version) } },
       cells: [
-        `v${p.version}`,
+        { node: [`v${p.version}`, pending ? el("span", { class: "badge" }, " proposal") : null] },
         utcTime(p.created_at),
-        p.reason || "–",
+        p.base_version ? `${p.reason || "–"} (from v${p.base_version})` : p.reason || "–",
         { text: num(k.cars), class: "num" },
         { text: num(k.unmet), class: "num" },
         { text: num(k.kwh_per_vehicle, 2), class: "num" },

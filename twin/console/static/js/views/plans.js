@@ -2,9 +2,10 @@
 // plan it replaces (Gantt diff, KPI deltas, simulation verdict), Accept and Dispatch as separate confirmed
 // actions, and the plan history with who did what. A viewer gets the plans and none of the controls.
 //
-// `POST /replan` stores the new version (the API's compare-and-swap makes it the plan of record) but does
-// not dispatch it: the proposal reaches the PLCs only through Dispatch. Accept records the decision
-// (`POST /plans/{v}/accept`); "Keep vN" accepts the previous version again (a roll-back).
+// Re-plan asks for a proposal (`POST /replan {"propose": true}`): the next version, stored but neither
+// current nor dispatched. Accept makes it current (`POST /plans/{v}/accept`; the API refuses a proposal made
+// from a plan that is no longer current); Dispatch sends the accepted plan to the PLCs. An API without the
+// proposal step (an older server) gets a plain re-plan, whose result is current at once.
 
 import { el, replace, clear } from "../dom.js";
 import { confirmDialog } from "../confirm.js";
@@ -181,14 +182,24 @@ class PlansView {
     this.replanBtn.disabled = true;
     this.status.say("Re-planning: solving and checking the plan in simulation…", "busy");
     try {
-      const out = await this.api.post("replan");
+      const out = await this.api.post("replan", { propose: true }).catch((err) => {
+        if (err.status === 503 && err.code === "not_configured") return this.api.post("replan");
+        throw err;
+      });
       if (base !== null && out.version === base) {
         this.status.say(`The re-planner kept v${base}: the plan is unchanged.`, "ok");
         return;
       }
-      this.status.say(`Proposal v${out.version} is ready: compare it with v${base ?? "–"} below, then accept and dispatch it.`, "ok");
+      const pending = out.action === "propose";
+      this.status.say(
+        pending
+          ? `Proposal v${out.version} is ready (not current, not dispatched): compare it with v${base ?? "–"} below, then accept and dispatch it.`
+          : `v${out.version} is stored and current (this API makes no proposals): compare it with v${base ?? "–"} below.`,
+        "ok",
+      );
       await this.refresh();
-      if (base !== null) await this.compare(base, out.version, { proposal: true });
+      if (base !== null) await this.compare(base, out.version, { proposal: pending });
+      else if (pending) await this.accept(out.version, null);
     } catch (err) {
       this.status.say(errorText(err, "Re-plan"), "error");
     } finally {
@@ -240,11 +251,16 @@ class PlansView {
   }
 
   compareActions(box, pa, pb, proposal) {
+    if (!proposal) {
+      const back = el("button", { type: "button", id: "roll-back", onclick: () => this.accept(pa.version, null) }, `Make v${pa.version} current again…`);
+      box.append(back, el("p", { class: "hint" }, "A roll-back: dispatch it from the current plan afterwards."));
+      return;
+    }
     const accept = el("button", { type: "button", class: "primary", id: "accept", onclick: () => this.accept(pb.version, dispatch) }, `Accept v${pb.version}…`);
     const dispatch = el("button", { type: "button", id: "dispatch", disabled: true, onclick: () => this.dispatch(pb.version) }, `Dispatch v${pb.version}…`);
-    const keep = el("button", { type: "button", id: "keep-old", onclick: () => this.accept(pa.version, null) }, `Keep v${pa.version}…`);
-    box.append(accept, dispatch, proposal ? keep : null,
-      el("p", { class: "hint" }, "Accept records the decision; Dispatch sends the accepted plan to the lines' PLCs. Each asks first."));
+    const discard = el("button", { type: "button", id: "discard", onclick: () => this.closeCompare() }, `Keep v${pa.version}`);
+    box.append(accept, dispatch, discard,
+      el("p", { class: "hint" }, `Accept makes v${pb.version} the current plan; Dispatch sends it to the lines' PLCs. Each asks first. Keep v${pa.version} leaves the proposal unaccepted.`));
   }
 
   closeCompare() {
@@ -255,12 +271,10 @@ class PlansView {
   }
 
   async accept(version, dispatchBtn) {
-    const rollBack = this.current && version < this.current.version;
+    const replacing = this.current ? ` in place of v${this.current.version}` : "";
     const ok = await confirmDialog({
       title: `Accept plan v${version}?`,
-      body: rollBack
-        ? `v${version} becomes the plan of record again, replacing v${this.current.version}. Nothing is sent to the lines until you dispatch.`
-        : `v${version} becomes the accepted plan of record. Nothing is sent to the lines until you dispatch it.`,
+      body: `v${version} becomes the current plan${replacing}. Nothing is sent to the lines until you dispatch it.`,
       confirm: `Accept v${version}`,
     });
     if (!ok) return;
@@ -310,7 +324,11 @@ class PlansView {
       this.historyBox,
       historyTable(page, audit, {
         current: this.current ? this.current.version : null,
-        onCompare: (v) => this.compare(v, this.current.version).catch((err) => this.status.say(errorText(err, "Comparing"), "error")),
+        onCompare: (v, proposed) => {
+          const cur = this.current.version;
+          const shown = proposed && v > cur ? this.compare(cur, v, { proposal: true }) : this.compare(v, cur);
+          shown.catch((err) => this.status.say(errorText(err, "Comparing"), "error"));
+        },
       }),
     );
   }
