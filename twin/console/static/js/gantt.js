@@ -236,7 +236,7 @@ class Gantt {
         { class: "frozen", x: x0, y: axisH, width: w, height: height - axisH, fill: `url(#${this.id}-frozen)` },
         svg("title", null, `frozen window: ${utcLabel(f.start, true)}–${utcLabel(f.end)} UTC (lots here stay put)`),
       ),
-      svg("text", { class: "frozen-label", x: x0 + 0.2 * rem, y: axisH - 0.35 * rem }, "frozen"),
+      svg("text", { class: "frozen-label", x: x0 - 0.15 * rem, y: 0.95 * rem, "text-anchor": "end" }, "frozen ▸"),
     );
   }
 

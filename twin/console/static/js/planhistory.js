@@ -4,7 +4,7 @@
 import { el } from "./dom.js";
 import { num, table, utcTime } from "./viewkit.js";
 
-const ACTIONS = { "plan.replan": "re-planned", "plan.accept": "accepted", "plan.dispatch": "dispatched", "plan.store": "stored" };
+const ACTIONS = { "plan.replan": "re-planned", "plan.propose": "proposed", "plan.accept": "accepted", "plan.dispatch": "dispatched", "plan.store": "stored" };
 
 function whoDid(audit, version) {
   const rows = (audit || []).filter((e) => e.detail && e.detail.version === version && ACTIONS[e.action]);
