@@ -39,7 +39,7 @@ import websockets
 from twin.embedded import free_port, stop_process
 from twin.errors import TwinError
 
-__all__ = ["BenchError", "ConsoleBenchSettings", "run_console_bench"]
+__all__ = ["BenchError", "ConsoleBenchSettings", "Demo", "chromium", "demo_process", "run_console_bench"]
 
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo-plant.yaml"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -89,7 +89,7 @@ def _wait_for_line(log: Path, proc: subprocess.Popen[bytes], pattern: str, timeo
 
 
 @contextmanager
-def _demo(env: dict[str, str]) -> Iterator[Demo]:
+def demo_process(env: dict[str, str]) -> Iterator[Demo]:
     """``twin demo --via direct`` with the console and the trame viewer, in a child process."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="twin-bench-console-") as tmp:
@@ -158,7 +158,7 @@ class FeedClients:
             await asyncio.gather(*(self._client(k, http) for k in range(self.n)))
 
 
-def _chromium(perf_log: bool = False) -> Any:
+def chromium(perf_log: bool = False) -> Any:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -231,7 +231,7 @@ def _pct(values: list[float], q: float) -> float | None:
 
 def _trame_bytes_per_s(demo: Demo, window_s: float, warmup_s: float) -> dict[str, Any]:
     """One Chromium on the trame view: bytes/s it receives, and the viewer process's CPU meanwhile."""
-    driver = _chromium(perf_log=True)
+    driver = chromium(perf_log=True)
     try:
         driver.get(demo.viewer)
         time.sleep(warmup_s)  # the trame app loads and streams its first frames (steady state after this)
@@ -247,7 +247,7 @@ def _trame_bytes_per_s(demo: Demo, window_s: float, warmup_s: float) -> dict[str
 
 def _console_browser(demo: Demo, cfg: ConsoleBenchSettings, clients: int) -> dict[str, Any]:
     """The console in Chromium while ``clients`` feed clients are connected: latencies, bytes, CPU."""
-    driver = _chromium(perf_log=True)
+    driver = chromium(perf_log=True)
     try:
         fmp_ms = _open_console(driver, demo)
         with FeedClients(demo, clients) as feed:
@@ -278,7 +278,7 @@ def _fresh_paint_ms(demo: Demo, runs: int) -> list[float]:
     """First meaningful paint in fresh browsers (no cache)."""
     out = []
     for _ in range(runs):
-        driver = _chromium()
+        driver = chromium()
         try:
             out.append(_open_console(driver, demo))
         finally:
@@ -289,7 +289,7 @@ def _fresh_paint_ms(demo: Demo, runs: int) -> list[float]:
 def run_console_bench(*, quick: bool = False, env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run the benchmark and return its figures (see the module docstring)."""
     cfg = ConsoleBenchSettings.quick() if quick else ConsoleBenchSettings()
-    with _demo(dict(env if env is not None else os.environ)) as demo:
+    with demo_process(dict(env if env is not None else os.environ)) as demo:
         time.sleep(cfg.warmup_s)  # the simulation settles into its steady rate
         idle_cpu = _cpu_share(demo.pid, cfg.window_s)
         console = _console_browser(demo, cfg, cfg.clients)

@@ -71,6 +71,7 @@ def plant_page(browser: Any, console_env: ConsoleEnv) -> Any:
 def test_canvas_shows_each_station_in_its_state_colour(plant_page: Any) -> None:
     for eq in STATIONS:
         wait_until(f"{eq} drawn Running", lambda eq=eq: _near(_pixel(plant_page, eq), RUNNING) or None, 10)
+    wait_until("the header says live", lambda: _text(plant_page, ".feed-status") == "live", 10)
     floor = hook(plant_page, "project('L1-WELD')")
     assert not _near(screenshot(plant_page).getpixel((5, round(floor["y"]))), RUNNING)
 

@@ -64,8 +64,9 @@ async function errorFrom(resp) {
  * after a reconnect; entries already delivered are skipped, so every change reaches subscribers once.
  */
 class Feed {
-  constructor(token, base, onUnauthorized, filter = {}) {
+  constructor(token, base, onUnauthorized, filter = {}, onAnyStatus = () => {}) {
     this._filter = filter;
+    this._onAnyStatus = onAnyStatus;
     this._token = token;
     this._base = base;
     this._onUnauthorized = onUnauthorized;
@@ -102,6 +103,8 @@ class Feed {
     clearTimeout(this._timer);
     if (this._ws) this._ws.close(1000, "bye");
     this._ws = null;
+    this.connected = false;
+    this._onAnyStatus(this, null);
   }
 
   /** Drop the socket as if the network had failed (tests, diagnostics); the feed reconnects and resumes. */
@@ -116,6 +119,7 @@ class Feed {
   _emitStatus(reason) {
     const s = this._status(reason);
     for (const fn of this._statusSubs) fn(s);
+    this._onAnyStatus(this, s);
   }
 
   _ensureOpen() {
@@ -196,6 +200,7 @@ class Feed {
  * - api.role, api.name; api.can(min) -> role at least min.
  * - api.feed: the live change feed of everything (subscribe(fn) -> unsubscribe; opened on first use).
  * - api.openFeed({line, station, tag}): a feed filtered by the server (comma-separated lists); close() it.
+ * - api.onFeedStatus(fn): fn({connected, open, reason}) for all feeds together (the header's badge).
  * - options.onUnauthorized(err): called once when the API or the feed refuses the token (401).
  */
 export async function createApi(token, options = {}) {
@@ -229,6 +234,18 @@ export async function createApi(token, options = {}) {
     return resp.json();
   }
 
+  const feeds = new Map(); // open feed -> its last status
+  const feedListeners = new Set();
+  const feedSummary = (reason = "") => {
+    const open = [...feeds.values()];
+    return { open: open.length, connected: open.length > 0 && open.every((st) => st.connected), reason };
+  };
+  const onAnyStatus = (feed, st) => {
+    if (st === null) feeds.delete(feed);
+    else feeds.set(feed, st);
+    const summary = feedSummary(st ? st.reason : "");
+    for (const fn of feedListeners) fn(summary);
+  };
   const api = {
     get: (path, params) => request("GET", path, params),
     post: (path, body = {}) => request("POST", path, null, body),
@@ -237,8 +254,13 @@ export async function createApi(token, options = {}) {
     role: null,
     name: null,
     can: (min) => roleAtLeast(api.role, min),
-    feed: new Feed(token, base, onUnauthorized),
-    openFeed: (filter) => new Feed(token, base, onUnauthorized, filter),
+    feed: new Feed(token, base, onUnauthorized, {}, onAnyStatus),
+    openFeed: (filter) => new Feed(token, base, onUnauthorized, filter, onAnyStatus),
+    onFeedStatus: (fn) => {
+      feedListeners.add(fn);
+      fn(feedSummary());
+      return () => feedListeners.delete(fn);
+    },
   };
   const me = await api.get("me");
   api.role = me.role;

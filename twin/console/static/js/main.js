@@ -101,9 +101,10 @@ async function signIn(token) {
 }
 
 function feedBadge(api) {
-  const badge = el("span", { class: "feed-status", role: "status", "aria-live": "polite" }, "connecting");
-  api.feed.onStatus((s) => {
-    badge.textContent = s.connected ? "live" : s.reason || "offline";
+  const badge = el("span", { class: "feed-status", role: "status", "aria-live": "polite" }, "no live feed");
+  api.onFeedStatus((s) => {
+    badge.textContent = s.connected ? "live" : s.open ? "reconnecting" : "no live feed";
+    badge.title = s.reason || "";
     badge.classList.toggle("live", s.connected);
   });
   return badge;

@@ -28,9 +28,17 @@ function valueText(v) {
   return typeof v === "object" ? JSON.stringify(v) : String(v);
 }
 
-async function historyOf(api, id, tag, start, end) {
-  const r = await api.get("history", { equipment: id, tag, start, end, limit: 5000 });
-  return { points: r.points, partial: r.next_after !== null || r.truncated_by_retention };
+async function historyOf(api, id, tag, start, end, maxPages = 6) {
+  const points = [];
+  let after = null;
+  let r;
+  for (let page = 0; page < maxPages; page += 1) {
+    r = await api.get("history", { equipment: id, tag, start, end, limit: 5000, after });
+    points.push(...r.points);
+    after = r.next_after;
+    if (after === null) break;
+  }
+  return { points, partial: after !== null || r.truncated_by_retention };
 }
 
 /** State bands and a power line over [t0, t1] as an SVG (text-only labels). */
@@ -172,6 +180,7 @@ class StationPanel {
       );
       if (this.destroyed) return;
       this.hist = { t0, states: states.points, power: power.points, alarms: alarms.points, partial: states.partial || power.partial };
+      this.hist.oldest = Math.min(...[states.points, power.points].filter((p) => p.length).map((p) => p[0].ts));
       this.drawHistory();
     } catch (err) {
       if (!this.destroyed) replace(this.chartBox, el("p", { role: "status" }, `History not available: ${err.message}`));
@@ -189,7 +198,8 @@ class StationPanel {
   drawHistory() {
     const h = this.hist;
     const t1 = Date.now() / 1000;
-    const t0 = t1 - this.windowS;
+    // Where the stream holds less than the window (a young twin, retention), the chart starts at its data.
+    const t0 = Math.max(t1 - this.windowS, h.partial && Number.isFinite(h.oldest) ? h.oldest : -Infinity);
     replace(
       this.chartBox,
       h.states.length || h.power.length ? historyChart(this.live, h.states, h.power, t0, t1) : el("p", null, "no recorded values in this window"),

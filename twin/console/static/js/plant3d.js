@@ -213,17 +213,20 @@ class PlantScene {
     this.controls.target.copy(this.centre);
     this.controls.maxPolarAngle = Math.PI * 0.49;
     this.controls.addEventListener("change", () => this.requestFrame());
-    this.fitted = false;
+    this.controls.addEventListener("start", () => {
+      this.userMoved = true; // from now on a resize keeps the user's camera
+    });
+    this.userMoved = false;
   }
 
   /** From the front (-y) and above, as the desktop viewer's default camera, at a distance that fits the hall. */
   fit() {
     const [x0, x1, y0, y1] = this.layout.bounds;
-    // The hall's bounding circle must fit the narrower field of view (flat floor: 0.62 of the sphere's).
+    // The hall's bounding circle must fit the narrower field of view (flat floor: 0.72 of the sphere's).
     const r = Math.hypot(x1 - x0, y1 - y0) / 2;
     const vHalf = THREE.MathUtils.degToRad(this.camera.fov / 2);
     const hHalf = Math.atan(Math.tan(vHalf) * this.camera.aspect);
-    const d = Math.max(8, (0.62 * r) / Math.sin(Math.min(vHalf, hHalf)));
+    const d = Math.max(8, (0.72 * r) / Math.sin(Math.min(vHalf, hHalf)));
     const elev = THREE.MathUtils.degToRad(50);
     this.camera.position.set(this.centre.x, this.centre.y - d * Math.cos(elev), d * Math.sin(elev));
     this.controls.target.copy(this.centre);
@@ -363,10 +366,7 @@ class PlantScene {
     this.renderer.setSize(w, h, true);
     this.camera.aspect = w / h;
     this.camera.updateProjectionMatrix();
-    if (!this.fitted && w > 1 && h > 1) {
-      this.fitted = true;
-      this.fit();
-    }
+    if (!this.userMoved && w > 1 && h > 1) this.fit();
     this.requestFrame();
   }
 
@@ -404,6 +404,7 @@ class PlantScene {
 
   /** Turn the camera about the target (tests: two browsers rotate independently). */
   rotate(degrees) {
+    this.userMoved = true;
     const offset = this.camera.position.clone().sub(this.controls.target);
     offset.applyAxisAngle(new THREE.Vector3(0, 0, 1), THREE.MathUtils.degToRad(degrees));
     this.camera.position.copy(this.controls.target).add(offset);
