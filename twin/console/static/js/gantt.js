@@ -13,12 +13,22 @@ const MARK_GLYPH = { added: "+", moved: "→", reassigned: "⇄", resized: "±" 
 const MARK_TEXT = { added: "added", moved: "moved in time", reassigned: "moved to another resource", resized: "resized" };
 let patternSeq = 0;
 
-/** {id -> {name, colour}} for the plant's models (and any extra ids met in plans, in order). */
-export function modelColours(models, extraIds = []) {
+/**
+ * {id -> {name, colour}} for the plant's models (and any extra ids met in plans, in order). `viewer` is the
+ * 3D view's model palette (`GET /layout` palette.models: [{id, hex}]); it is used when it gives every model
+ * a colour of its own, so a model looks the same in the Gantt and on the cars in 3D. Otherwise the eight
+ * Okabe-Ito colours.
+ */
+export function modelColours(models, extraIds = [], viewer = null) {
   const out = new Map();
+  const fromViewer = new Map((viewer || []).map((m) => [m.id, m.hex]));
+  const ids = [...new Set([...models.map((m) => m.id), ...extraIds])];
+  const distinct = new Set(ids.map((id) => fromViewer.get(id)));
+  const useViewer = ids.length > 0 && ids.every((id) => fromViewer.has(id)) && distinct.size === ids.length;
   const add = (id, name) => {
     if (out.has(id)) return;
-    out.set(id, { name: name || id, colour: MODEL_COLOURS[out.size % MODEL_COLOURS.length] });
+    const colour = useViewer ? fromViewer.get(id) : MODEL_COLOURS[out.size % MODEL_COLOURS.length];
+    out.set(id, { name: name || id, colour });
   };
   for (const m of models) add(m.id, m.name);
   for (const id of extraIds) add(id, id);

@@ -54,8 +54,13 @@ class PlansView {
   }
 
   async load() {
-    const [models, resources] = await Promise.all([this.api.get("models"), this.api.get("resources")]);
+    const [models, resources, layout] = await Promise.all([
+      this.api.get("models"),
+      this.api.get("resources"),
+      this.api.get("layout").catch(() => null),
+    ]);
     this.models = models;
+    this.viewerModels = (layout && layout.palette && layout.palette.models) || null;
     this.resources = resources;
     this.demand = demandEditor({
       api: this.api,
@@ -88,7 +93,7 @@ class PlansView {
 
   colours(...plans) {
     const extra = plans.flatMap((p) => (p ? p.assignments.map((a) => a.model) : []));
-    return modelColours(this.models, extra);
+    return modelColours(this.models, extra, this.viewerModels);
   }
 
   rows(...plans) {
