@@ -1,5 +1,5 @@
 // The plan as an SVG Gantt: one row per scheduling resource, time across (UTC, as the plant calendar),
-// lots coloured by model (Okabe-Ito, colour-blind safe; a label and a tooltip say the model too), the
+// lots coloured by model (the viewer's colour-blind-safe palette; a legend and a tooltip name the model), the
 // shift windows shaded, the frozen window hatched, "now" as a line. A proposal can carry diff marks
 // (added / moved / other resource / resized: a glyph and an outline, not colour alone) and ghosts (dashed
 // outlines where a lot was, hatched where a lot was removed). Built with svg() only: names are text.
