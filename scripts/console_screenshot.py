@@ -18,7 +18,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.console import chromium, demo_process  # noqa: E402
+from benchmarks.console import chromium, demo_process
 
 
 def _wait(what: str, fn: Any, timeout: float = 60) -> Any:

@@ -124,8 +124,7 @@ def test_click_a_station_opens_its_panel(plant_page: Any) -> None:
     ActionChains(plant_page).move_to_element_with_offset(
         body, round(p["x"] - size["width"] / 2), round(p["y"] - size["height"] / 2)
     ).click().perform()
-    title = wait_until("the panel", lambda: plant_page.find_elements(By.ID, "panel-title"), 10)[0]
-    assert title.text == "L1-ASSY"
+    wait_until("the panel of L1-ASSY", lambda: _text(plant_page, "#panel-title") == "L1-ASSY", 10)
     wait_until(
         "live tags", lambda: plant_page.find_elements(By.CSS_SELECTOR, ".panel tr[data-tag='state']"), 5
     )
@@ -143,8 +142,9 @@ def test_click_a_station_opens_its_panel(plant_page: Any) -> None:
 def test_keyboard_opens_a_station_from_the_list(plant_page: Any) -> None:
     button = plant_page.find_element(By.CSS_SELECTOR, "button.station[data-eq='C-2']")
     button.send_keys(Keys.ENTER)
-    title = wait_until("the panel", lambda: plant_page.find_elements(By.ID, "panel-title"), 10)[0]
-    assert title.text == "C-2" and plant_page.switch_to.active_element == title
+    wait_until("the panel of C-2", lambda: _text(plant_page, "#panel-title") == "C-2", 10)
+    title = plant_page.find_element(By.ID, "panel-title")
+    assert plant_page.switch_to.active_element == title
     assert button.get_attribute("aria-pressed") == "true"
     plant_page.find_element(By.CSS_SELECTOR, ".panel .close").send_keys(Keys.ENTER)
     wait_until("focus back on the list", lambda: plant_page.switch_to.active_element == button, 5)

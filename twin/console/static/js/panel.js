@@ -264,6 +264,7 @@ class StationPanel {
 
   destroy() {
     this.destroyed = true;
+    replace(this.root);
     if (this.feed) this.feed.close();
     clearInterval(this.ticker);
     clearTimeout(this.redraw);
