@@ -83,6 +83,14 @@ def test_assets_are_local_and_build_text_without_html() -> None:
     assert "from 'three'" not in (three / "OrbitControls.js").read_text()  # no import map (inline script)
 
 
+def test_assets_ship_as_package_data() -> None:
+    import tomllib
+
+    data = tomllib.loads((STATIC_DIR.parents[2] / "pyproject.toml").read_text())
+    patterns = data["tool"]["setuptools"]["package-data"]["twin.console"]
+    assert "static/**/*" in patterns and "static/*" in patterns
+
+
 def test_layout_is_the_scene_layout_with_the_viewer_palette(console_env: ConsoleEnv) -> None:
     with console_env.client("viewer") as c:
         doc = c.get("/api/v1/layout").json()
