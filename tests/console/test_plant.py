@@ -4,6 +4,7 @@ the keyboard opens the station panel, and the feed resumes after a drop without 
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -91,6 +92,31 @@ def test_a_state_written_in_redis_recolours_that_station_only(
     wait_until("the list says stale", lambda: item.text == "Fault (stale)", 5)
     console_env.set_state("L2-ASSY", "Running")
     wait_until("L2-ASSY Running again", lambda: _near(_pixel(plant_page, "L2-ASSY"), RUNNING) or None, 10)
+
+
+def test_a_finished_car_travels_to_the_next_station(plant_page: Any, console_env: ConsoleEnv) -> None:
+    now = time.time()
+    console_env.store.write_changes([("L1-WELD", "part_count", 40, "good", now)], source="test")
+    wait_until(
+        "the count seen", lambda: hook(plant_page, "plant.live.value('L1-WELD', 'part_count')") == 40, 10
+    )
+    console_env.store.write_changes([("L1-WELD", "part_count", 41, "good", now + 1)], source="test")
+    cars = wait_until(
+        "a car on its way",
+        lambda: [c for c in hook(plant_page, "travellers()") if c["from"] == "L1-WELD"],
+        10,
+    )
+    x0 = cars[0]["at"][0]
+    # it moves along +x (towards the buffer after L1-WELD), then arrives and disappears
+    wait_until(
+        "the car moved on",
+        lambda: (
+            any(c["at"][0] > x0 for c in hook(plant_page, "travellers()"))
+            or not hook(plant_page, "travellers()")
+        ),
+        10,
+    )
+    wait_until("the car arrived", lambda: hook(plant_page, "travellers()") == [], 10)
 
 
 def test_two_browsers_rotate_independently(plant_page: Any, console_env: ConsoleEnv) -> None:
