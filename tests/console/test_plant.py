@@ -94,6 +94,21 @@ def test_a_state_written_in_redis_recolours_that_station_only(
     wait_until("L2-ASSY Running again", lambda: _near(_pixel(plant_page, "L2-ASSY"), RUNNING) or None, 10)
 
 
+def test_a_change_made_while_another_tab_is_shown_is_drawn_on_return(
+    plant_page: Any, console_env: ConsoleEnv
+) -> None:
+    plant_page.find_element(By.ID, "tab-kpis").click()
+    wait_until("the plant view hidden", lambda: not _css(plant_page, "#view-plant")[0].is_displayed(), 5)
+    frames = hook(plant_page, "frames()")
+    console_env.set_state("C-1", "Fault")
+    wait_until("the change arrived", lambda: hook(plant_page, "plant.live.stateText('C-1')") == "Fault", 10)
+    assert hook(plant_page, "frames()") == frames  # nothing drawn while hidden
+    plant_page.find_element(By.ID, "tab-plant").click()
+    wait_until("C-1 drawn Fault", lambda: _near(_pixel(plant_page, "C-1"), FAULT) or None, 10)
+    console_env.set_state("C-1", "Running")
+    wait_until("C-1 Running again", lambda: _near(_pixel(plant_page, "C-1"), RUNNING) or None, 10)
+
+
 def test_a_finished_car_travels_to_the_next_station(plant_page: Any, console_env: ConsoleEnv) -> None:
     now = time.time()
     console_env.store.write_changes([("L1-WELD", "part_count", 40, "good", now)], source="test")

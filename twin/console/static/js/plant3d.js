@@ -325,6 +325,7 @@ class PlantScene {
 
   requestFrame() {
     if (this.frameRequested || this.destroyed) return;
+    if (this.root.offsetParent === null) return; // another tab is shown: resize() on return draws again
     this.frameRequested = true;
     requestAnimationFrame(() => this._frame());
   }
