@@ -1,5 +1,5 @@
 // The lines and their stations with live state, as a list of real buttons (keyboard and screen readers);
-// changes of state are announced through an aria-live region.
+// faults and stale values (and their end) are announced through an aria-live region.
 
 import { el, replace } from "./dom.js";
 
@@ -43,7 +43,9 @@ export function mountStations(root, { lines, live, onSelect }) {
     b.swatch.style.backgroundColor = live.color(id);
     b.state.classList.toggle("stale-text", live.isStale(id));
     if (text !== b.text) {
-      if (b.text !== null) announce.textContent = `${b.label}: ${text}`;
+      // Announce what needs attention (a fault, a value gone stale, and their end), not every change.
+      const notable = (t) => t !== null && (t.startsWith("Fault") || t.endsWith("(stale)"));
+      if (b.text !== null && (notable(text) || notable(b.text))) announce.textContent = `${b.label}: ${text}`;
       b.text = text;
       b.state.textContent = text;
     }
