@@ -15,10 +15,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from twin.changes import Change
 from twin.model import PROCESSING_TYPES, EquipmentType, Plant, StationState
-from twin.store import Change, TwinStore
+from twin.palette import NOT_LIVE, parse_state
+from twin.store import TwinStore
 from twin.store.streamids import FIRST_ID, id_at
-from viz.palette import NOT_LIVE, parse_state
 
 __all__ = ["THROUGHPUT_WINDOW_S", "ChangeFollower", "LineStats", "LiveState", "describe"]
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from twin.api.deps import DiffFn, DispatchFn, ReplanFn
+from twin.api.deps import DiffFn, DispatchFn, ProposeFn, ReplanFn
 from twin.model import Plan
 from twin.schedule.plant.plans import plan_diff
 from twin.schedule.plant.trigger import Replanner, TriggerConfig
@@ -24,6 +24,7 @@ class Wiring:
     """The functions handed to :func:`~twin.api.create_app` (None where not available)."""
 
     replan: ReplanFn | None = None
+    propose: ProposeFn | None = None
     dispatch: DispatchFn | None = None
     diff: DiffFn | None = None
     notes: tuple[str, ...] = ()
@@ -32,12 +33,19 @@ class Wiring:
 def scheduler_wiring(
     store: TwinStore, writeback: Callable[[str, Plan], Any] | None = None, actor: str = "api"
 ) -> Wiring:
-    """Re-plan with the scheduler's :class:`Replanner`, dispatch through ``writeback`` (if given)."""
+    """Re-plan (or propose a plan) with the scheduler's :class:`Replanner`, dispatch through ``writeback``
+    (if given)."""
     notes: list[str] = []
     planner = Replanner(store, config=TriggerConfig(actor=actor))
 
     def replan() -> Plan:
         out = planner.replan_once("API re-plan request")
+        if out.plan is not None:
+            return out.plan
+        return store.get_plan(out.version or out.base_version)
+
+    def propose() -> Plan:
+        out = planner.replan_once("API re-plan request (proposal)", propose=True)
         if out.plan is not None:
             return out.plan
         return store.get_plan(out.version or out.base_version)
@@ -52,4 +60,4 @@ def scheduler_wiring(
         dispatch = _dispatch
     else:
         notes.append("plan dispatch not available: no write-back channel")
-    return Wiring(replan=replan, dispatch=dispatch, diff=plan_diff, notes=tuple(notes))
+    return Wiring(replan=replan, propose=propose, dispatch=dispatch, diff=plan_diff, notes=tuple(notes))

@@ -206,13 +206,19 @@ class TwinStore(GraphStore):
 
     # ----------------------------------------------------------------- plans
     def put_plan(
-        self, plan: Plan, *, expect_current: int | Callable[[], None] | None = None, check: bool = False
+        self,
+        plan: Plan,
+        *,
+        expect_current: int | Callable[[], None] | None = None,
+        check: bool = False,
+        make_current: bool = True,
     ) -> int:
         """Store ``plan`` as the next version and make it current, atomically (WATCH/MULTI).
 
         With ``check=True`` the switch only happens if the current version is still ``expect_current``
         (``None``: no plan yet); otherwise :class:`ValidationError` is raised and nothing is written, so two
-        re-planners working from the same base can never interleave.
+        re-planners working from the same base can never interleave. ``make_current=False`` stores a
+        proposal: a new version that becomes current only when accepted (:meth:`set_current_plan`).
         """
         k = self.keys
         with translate_errors("storing a plan"), self.client.pipeline(transaction=True) as pipe:
@@ -233,7 +239,8 @@ class TwinStore(GraphStore):
                     pipe.set(k.plan_counter, version)
                     pipe.set(k.plan(version), doc.model_dump_json())
                     pipe.zadd(k.plans, {str(version): version})
-                    pipe.set(k.plan_current, version)
+                    if make_current:
+                        pipe.set(k.plan_current, version)
                     pipe.execute()
                     return version
                 except WatchError:

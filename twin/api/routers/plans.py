@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from twin.api.auth import Principal
 from twin.api.deps import ApiContext, Page, get_ctx, page_params, paginate, scheduler, viewer
@@ -45,6 +45,17 @@ class DemandSet(BaseModel):
     audit_id: str
 
 
+class ReplanIn(BaseModel):
+    """How to re-plan."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    propose: StrictBool = Field(
+        default=False,
+        description="store the plan as a proposal: a new version that becomes current only when accepted",
+    )
+
+
 class PlanSummary(BaseModel):
     """A stored plan version without its assignments."""
 
@@ -52,6 +63,8 @@ class PlanSummary(BaseModel):
     created_at: float
     reason: str
     current: bool
+    proposed: bool = Field(default=False, description="stored as a proposal (accepted once it is current)")
+    base_version: int | None = Field(default=None, description="the plan it was made from")
     assignments: int
     demand: dict[str, int]
     kpis: dict[str, Any]
@@ -94,25 +107,32 @@ def set_demand(
 
 
 @router.post("/replan", response_model=PlanAction, summary="Re-plan now")
-def replan(ctx: ApiContext = Depends(get_ctx), who: Principal = Depends(scheduler)) -> PlanAction:
-    """Run the re-planner on the current twin and store the new plan version (audited)."""
-    if ctx.replan is None:
-        ctx.audit(who, "plan.replan", {}, result="unavailable: no re-planner wired")
+def replan(
+    body: ReplanIn | None = None, ctx: ApiContext = Depends(get_ctx), who: Principal = Depends(scheduler)
+) -> PlanAction:
+    """Run the re-planner on the current twin and store the new plan version (audited). With
+    ``{"propose": true}`` the version is a proposal: current only once accepted, never dispatched here."""
+    propose = bool(body and body.propose)
+    action = "plan.propose" if propose else "plan.replan"
+    fn = ctx.propose if propose else ctx.replan
+    if fn is None:
+        ctx.audit(who, action, {}, result="unavailable: no re-planner wired")
         raise ApiError(
             503, "no re-planner is wired into this API (start it with `twin serve`)", code="not_configured"
         )
     try:
-        plan = ctx.replan()
+        plan = fn()
     except TwinError as exc:
-        ctx.audit(who, "plan.replan", {}, result=f"failed: {exc}")
+        ctx.audit(who, action, {}, result=f"failed: {exc}")
         raise
     except Exception as exc:  # the re-planner is wired in from outside: report, audit, never a bare 500
-        ctx.audit(who, "plan.replan", {}, result=f"failed: {type(exc).__name__}: {exc}")
+        ctx.audit(who, action, {}, result=f"failed: {type(exc).__name__}: {exc}")
         raise ApiError(503, f"re-plan failed: {type(exc).__name__}: {exc}", code="replan_failed") from exc
     version = plan.version or ctx.store.current_plan_version() or 0
     summary = {"reason": plan.reason, "assignments": len(plan.assignments), "kpis": plan.kpis}
-    audit_id = ctx.audit(who, "plan.replan", {"version": version})
-    return PlanAction(version=version, action="replan", audit_id=audit_id, result=summary)
+    summary["proposed"] = bool(plan.meta.get("proposed")) and version != ctx.store.current_plan_version()
+    audit_id = ctx.audit(who, action, {"version": version})
+    return PlanAction(version=version, action=action.split(".")[1], audit_id=audit_id, result=summary)
 
 
 def _summary(plan: Plan, current: int | None) -> PlanSummary:
@@ -121,6 +141,8 @@ def _summary(plan: Plan, current: int | None) -> PlanSummary:
         created_at=plan.created_at,
         reason=plan.reason,
         current=plan.version == current,
+        proposed=bool(plan.meta.get("proposed")),
+        base_version=base if isinstance(base := plan.meta.get("base_version"), int) else None,
         assignments=len(plan.assignments),
         demand=plan.demand,
         kpis=plan.kpis,
@@ -177,12 +199,20 @@ def get_plan(
 def accept_plan(
     version: int = VersionPath, ctx: ApiContext = Depends(get_ctx), who: Principal = Depends(scheduler)
 ) -> PlanAction:
-    """Switch the current plan to an already stored version (e.g. roll back; audited)."""
+    """Switch the current plan to an already stored version (a proposal, or an earlier plan to roll back;
+    audited). A proposal newer than the current plan is refused (409) unless it was made from it."""
     try:
-        ctx.store.set_current_plan(version)
+        plan = ctx.store.get_plan(version)
     except NotFoundError:
         ctx.audit(who, "plan.accept", {"version": version}, result="rejected: no such version")
         raise
+    current = ctx.store.current_plan_version()
+    base = plan.meta.get("base_version")
+    if plan.meta.get("proposed") and current is not None and version > current and base != current:
+        why = f"v{version} was proposed from v{base}, but the current plan is v{current} now: re-plan"
+        ctx.audit(who, "plan.accept", {"version": version}, result=f"rejected: {why}")
+        raise ApiError(409, why, code="conflict")
+    ctx.store.set_current_plan(version)
     audit_id = ctx.audit(who, "plan.accept", {"version": version})
     return PlanAction(version=version, action="accept", audit_id=audit_id)
 

@@ -118,8 +118,14 @@ class Replanner:
             return sorted(m for m, q in demand.items() if q > 0)
         return demand_changed(self.store.get_plan(v).demand, demand, self.config.threshold)
 
-    def replan_once(self, reason: str = "twin replan", *, force: bool = True) -> Outcome:
-        """Re-plan from the current plan and store the result as the next version (retrying on a race)."""
+    def replan_once(
+        self, reason: str = "twin replan", *, force: bool = True, propose: bool = False
+    ) -> Outcome:
+        """Re-plan from the current plan and store the result as the next version (retrying on a race).
+
+        ``propose=True`` stores it as a proposal (``meta.proposed``): the next version, not made current and
+        not dispatched, until someone accepts it (the console's Re-plan; the API's ``{"propose": true}``).
+        """
         plant = self.store.plant()
         t0 = time.perf_counter()
         for attempt in range(1, self.config.max_attempts + 1):
@@ -149,19 +155,21 @@ class Replanner:
                     log.warning("plan misses demand in simulation: %s", chk.missing)
             replan_s = round(time.perf_counter() - t0, 4)
             plan.meta["replan_s"] = replan_s
+            if propose:
+                plan.meta["proposed"] = True
             if current is not None and _same(current, plan):
                 return Outcome(
                     base, base, False, True, "plan unchanged", replan_s, attempt, checked, None, result
                 )
             try:
-                version = self.store.put_plan(plan, expect_current=base, check=True)
+                version = self.store.put_plan(plan, expect_current=base, check=True, make_current=not propose)
             except ValidationError:
                 log.info("plan v%s changed while re-planning; re-planning again", base)
                 continue
             stored = self.store.get_plan(version)
             self.store.append_audit(
                 self.config.actor,
-                "plan.store",
+                "plan.propose" if propose else "plan.store",
                 {
                     "version": version,
                     "base": base,
@@ -173,7 +181,7 @@ class Replanner:
             out = Outcome(
                 version, base, True, result.kept_old, reason, replan_s, attempt, checked, None, result, stored
             )
-            if self.writeback is not None:
+            if self.writeback is not None and not propose:
                 out.dispatch = self.dispatch(plant, stored)
             return out
         raise TwinError(
