@@ -19,7 +19,8 @@ from typing import Any
 from asyncua import Client, ua
 
 from adapters.opcua.limits import OperationLimits, chunks, read_attribute, read_limits
-from adapters.opcua.mapping import format_nodeid, parse_nodeid, read_units, type_name
+from adapters.opcua.mapping import format_nodeid, parse_nodeid, type_name
+from adapters.opcua.resolve import read_units
 
 __all__ = ["BrowsedNode", "browse"]
 

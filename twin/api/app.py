@@ -70,7 +70,7 @@ def create_app(
     ``diff`` describes plan changes (default: :func:`twin.schedule.plant.plans.plan_diff`).
     """
     from twin.api import ops
-    from twin.api.routers import admin, graph, kpi, plans, state
+    from twin.api.routers import adapters, admin, graph, kpi, plans, state
     from twin.api.ws import router as ws_router
 
     cfg = settings or ApiSettings()
@@ -101,7 +101,8 @@ def create_app(
     )
     app.state.ctx = ctx
     install_error_handlers(app)
-    for r in (ops.router, graph.router, state.router, kpi.router, plans.router, admin.router, ws_router):
+    routers = (ops, graph, state, adapters, kpi, plans, admin)
+    for r in (*(m.router for m in routers), ws_router):
         app.include_router(r)
     app.add_middleware(BodySizeLimit, max_bytes=cfg.max_body_bytes)
     app.add_middleware(_CountResponses, counters=ctx.counters)
