@@ -167,16 +167,23 @@ class Scale(Strict):
 
 
 class Rule(Strict):
-    """A rule of a derived state: if ``node``'s value equals ``equals``, the tag is ``value``.
+    """A rule of a derived state: if the value of the node it tests equals ``equals``, the tag is ``value``.
 
-    ``node`` may be omitted when ``bit`` is given: then bit ``bit`` (0 = least significant) of the tag's own
+    The node is ``node`` (a NodeId) or ``browse_path`` (browse names from the Objects folder, as a tag's).
+    Both may be omitted when ``bit`` is given: then bit ``bit`` (0 = least significant) of the tag's own
     node is tested. Rules are tried in order; the first that matches wins.
     """
 
     node: str | None = None
+    browse_path: list[str] | None = None
     bit: int | None = Field(default=None, ge=0, le=63)
     equals: bool | int | str = True
     value: str = Field(min_length=1)
+
+    @property
+    def on_node(self) -> bool:
+        """Whether the rule tests a node of its own (by NodeId or browse path), not the tag's node."""
+        return self.node is not None or self.browse_path is not None
 
 
 class TagSource(Strict):

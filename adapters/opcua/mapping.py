@@ -17,7 +17,7 @@ from asyncua import ua
 from adapters.opcua.errors import MappingError
 from adapters.opcua.limits import OperationLimits
 from twin.binding import bound_tags
-from twin.model import SIM_NAMESPACE_URI, Plant, TagDef
+from twin.model import SIM_NAMESPACE_URI, Plant, Rule, TagDef
 
 __all__ = [
     "MappingProblem",
@@ -75,9 +75,14 @@ class TagBinding:
         return f"{self.equipment}.{self.tag.name}"
 
     @property
+    def rules(self) -> list[Rule]:
+        """The tag's ``when`` rules that test a node of their own (NodeId or browse path), in order."""
+        return [r for r in self.tag.when or [] if r.on_node]
+
+    @property
     def rule_nodes(self) -> list[str]:
-        """NodeIds the tag's ``when`` rules test (besides its own node)."""
-        return [r.node for r in self.tag.when or [] if r.node is not None]
+        """The nodes the tag's ``when`` rules test (besides its own node), as the config names them."""
+        return [r.node if r.node is not None else "/".join(r.browse_path or []) for r in self.rules]
 
     @property
     def spec(self) -> str:

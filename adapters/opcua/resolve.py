@@ -67,37 +67,67 @@ class _Resolver:
     async def locate(
         self, bindings: Sequence[TagBinding]
     ) -> list[tuple[TagBinding, ua.NodeId | None, list[ua.NodeId]]]:
-        """Each binding's own NodeId (parsed or browsed) and its rule NodeIds; bad ones become problems."""
-        located: list[tuple[TagBinding, ua.NodeId | None, list[ua.NodeId]]] = []
-        to_browse: list[tuple[int, ua.RelativePath]] = []
+        """Each binding's own NodeId and its rules' NodeIds, parsed or browsed; bad ones become problems.
+
+        Every browse path (a tag's own, or a ``when`` rule's) is translated in one batched pass.
+        """
+        located: list[tuple[TagBinding, ua.NodeId | None, list[ua.NodeId | None]]] = []
+        # (index into located, -1 for the tag's own node or the rule's index, path, the path as configured)
+        to_browse: list[tuple[int, int, ua.RelativePath, str]] = []
         for b in bindings:
             try:
                 own = parse_nodeid(b.node, self.namespaces) if b.node is not None else None
-                rules = [parse_nodeid(n, self.namespaces) for n in b.rule_nodes]
+                paths: list[tuple[int, list[str]]] = []
                 if b.node is None and b.browse_path:
-                    ns = self.namespaces
-                    default_ns = ns.index(b.namespace_uri) if b.namespace_uri in ns else 0
-                    to_browse.append((len(located), relative_path(b.browse_path, ns, default_ns)))
+                    paths.append((-1, b.browse_path))
+                rules: list[ua.NodeId | None] = []
+                for k, r in enumerate(b.rules):
+                    rules.append(parse_nodeid(r.node, self.namespaces) if r.node is not None else None)
+                    if r.node is None:
+                        paths.append((k, r.browse_path or []))
+                queued = [(len(located), k, self._path(b, p), "/".join(p)) for k, p in paths]
             except MappingError as exc:
                 self.problem(b, b.spec, str(exc))
                 continue
+            to_browse += queued
             located.append((b, own, rules))
-        if to_browse:
-            objects = ua.NodeId(ua.ObjectIds.ObjectsFolder)
-            found = await translate(
-                self.client, [(objects, rp) for _i, rp in to_browse], self.limits.translate
-            )
-            lost: set[int] = set()
-            for (i, _rp), res in zip(to_browse, found, strict=True):
-                b, _own, rules = located[i]
-                if res.StatusCode.is_good() and res.Targets:
+        lost = await self._browse_paths(located, to_browse)
+        return [
+            (b, own, [r for r in rules if r is not None])
+            for i, (b, own, rules) in enumerate(located)
+            if i not in lost
+        ]
+
+    def _path(self, b: TagBinding, path: Sequence[str]) -> ua.RelativePath:
+        """A browse path of ``b`` (its own or a rule's); unqualified names start in the line's namespace."""
+        ns = self.namespaces
+        return relative_path(path, ns, ns.index(b.namespace_uri) if b.namespace_uri in ns else 0)
+
+    async def _browse_paths(
+        self,
+        located: list[tuple[TagBinding, ua.NodeId | None, list[ua.NodeId | None]]],
+        to_browse: Sequence[tuple[int, int, ua.RelativePath, str]],
+    ) -> set[int]:
+        """Translate the queued paths into ``located`` (in place); returns the tags with a path not found."""
+        if not to_browse:
+            return set()
+        objects = ua.NodeId(ua.ObjectIds.ObjectsFolder)
+        found = await translate(
+            self.client, [(objects, rp) for _i, _s, rp, _t in to_browse], self.limits.translate
+        )
+        lost: set[int] = set()
+        for (i, slot, _rp, text), res in zip(to_browse, found, strict=True):
+            b, _own, rules = located[i]
+            if res.StatusCode.is_good() and res.Targets:
+                if slot < 0:
                     located[i] = (b, target(res), rules)
                 else:
-                    why = res.StatusCode.name if not res.StatusCode.is_good() else "no target"
-                    self.problem(b, b.spec, f"browse path not found ({why})")
-                    lost.add(i)
-            located = [x for i, x in enumerate(located) if i not in lost]
-        return located
+                    rules[slot] = target(res)
+            else:
+                why = res.StatusCode.name if not res.StatusCode.is_good() else "no target"
+                self.problem(b, b.spec if slot < 0 else text, f"browse path not found ({why})")
+                lost.add(i)
+        return lost
 
     async def check(self, located: Sequence[tuple[TagBinding, ua.NodeId | None, list[ua.NodeId]]]) -> None:
         """Read NodeClass, DataType and ValueRank of every node; keep the tags whose nodes all pass."""
