@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from twin.model import SIM_NAMESPACE_URI, Equipment, Line, Naming, Rule, TagDef, TagSource
+from twin.model import SIM_NAMESPACE_URI, Equipment, Line, Naming, TagDef
+from twin.tagsource import Rule, TagSource
 
 __all__ = ["bound_tags", "default_node_id", "expand"]
 

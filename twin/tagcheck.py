@@ -10,7 +10,8 @@ import re
 from collections.abc import Callable
 from typing import NoReturn
 
-from twin.model import TEMPLATE_FIELDS, Equipment, Line, Rule, StationState, TagDef, TagSource
+from twin.model import Equipment, Line, StationState, TagDef
+from twin.tagsource import TEMPLATE_FIELDS, Rule, TagSource
 
 __all__ = [
     "ENDPOINT_RE",

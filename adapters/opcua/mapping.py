@@ -17,7 +17,8 @@ from asyncua import ua
 from adapters.opcua.errors import MappingError
 from adapters.opcua.limits import OperationLimits
 from twin.binding import bound_tags
-from twin.model import SIM_NAMESPACE_URI, Plant, Rule, TagDef
+from twin.model import SIM_NAMESPACE_URI, Plant, TagDef
+from twin.tagsource import Rule
 
 __all__ = [
     "MappingProblem",

@@ -30,7 +30,8 @@ from adapters.opcua.mapping import (
     type_name,
 )
 from adapters.opcua.units import conversion, unit_of
-from twin.model import ArrayReduce, StationState, TagDef, TagType, standard_tags
+from twin.model import StationState, TagDef, TagType, standard_tags
+from twin.tagsource import ArrayReduce
 
 __all__ = ["ACCEPTED_TYPES", "read_units", "resolve"]
 

@@ -23,7 +23,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from adapters.opcua.values import BAD, Flag, make_checker, uncertain
-from twin.model import BUFFER_TAGS, STANDARD_TAGS, ArrayReduce, Rule, TagDef, TagType
+from twin.model import BUFFER_TAGS, STANDARD_TAGS, TagDef, TagType
+from twin.tagsource import ArrayReduce, Rule
 
 __all__ = ["PACKML", "handle_checks", "value_transform"]
 
