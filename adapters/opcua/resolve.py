@@ -33,7 +33,7 @@ from adapters.opcua.units import conversion, unit_of
 from twin.model import StationState, TagDef, TagType, standard_tags
 from twin.tagsource import ArrayReduce
 
-__all__ = ["ACCEPTED_TYPES", "read_units", "resolve"]
+__all__ = ["ACCEPTED_TYPES", "read_unit_properties", "read_units", "resolve"]
 
 log = logging.getLogger(__name__)
 
@@ -253,12 +253,23 @@ async def read_units(client: Client, ids: Sequence[ua.NodeId], limits: Operation
     rp = relative_path(["0:EngineeringUnits"], [], 0)
     found = await translate(client, [(nid, rp) for nid in ids], limits.translate)
     props = [(i, target(r)) for i, r in enumerate(found) if r.StatusCode.is_good() and r.Targets]
-    values = await read_attribute(client, [nid for _i, nid in props], ua.AttributeIds.Value, limits.read)
     out: list[str | None] = [None] * len(ids)
-    for (i, _nid), dv in zip(props, values, strict=True):
+    units = await read_unit_properties(client, [nid for _i, nid in props], limits)
+    for (i, _nid), unit in zip(props, units, strict=True):
+        out[i] = unit
+    return out
+
+
+async def read_unit_properties(
+    client: Client, props: Sequence[ua.NodeId], limits: OperationLimits
+) -> list[str | None]:
+    """The unit each EngineeringUnits property (an EUInformation value) names, None where it names none."""
+    values = await read_attribute(client, props, ua.AttributeIds.Value, limits.read)
+    out: list[str | None] = []
+    for dv in values:
         eu = dv.Value.Value if dv.StatusCode.is_good() and dv.Value is not None else None
         text = getattr(getattr(eu, "DisplayName", None), "Text", None)
-        out[i] = unit_of(text, getattr(eu, "UnitId", None))
+        out.append(unit_of(text, getattr(eu, "UnitId", None)))
     return out
 
 
