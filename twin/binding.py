@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from twin.model import SIM_NAMESPACE_URI, Equipment, Line, Naming, TagDef, TagSource
+from twin.model import SIM_NAMESPACE_URI, Equipment, Line, Naming, TagDef
+from twin.tagsource import Rule, TagSource
 
 __all__ = ["bound_tags", "default_node_id", "expand"]
 
@@ -52,11 +53,18 @@ def _expanded(src: TagSource, equipment: str, line: str, index: int) -> dict[str
     if src.browse_path is not None:
         upd["browse_path"] = [expand(p, equipment, line, index) for p in src.browse_path]
     if src.when is not None:
-        upd["when"] = [
-            r.model_copy(update={"node": expand(r.node, equipment, line, index)}) if r.node else r
-            for r in src.when
-        ]
+        upd["when"] = [_expanded_rule(r, equipment, line, index) for r in src.when]
     return upd
+
+
+def _expanded_rule(rule: Rule, equipment: str, line: str, index: int) -> Rule:
+    """A template's rule with the placeholders of its node or browse path filled in."""
+    upd: dict[str, Any] = {}
+    if rule.node is not None:
+        upd["node"] = expand(rule.node, equipment, line, index)
+    if rule.browse_path is not None:
+        upd["browse_path"] = [expand(p, equipment, line, index) for p in rule.browse_path]
+    return rule.model_copy(update=upd) if upd else rule
 
 
 def default_node_id(equipment_id: str, tag: str, namespace_uri: str = SIM_NAMESPACE_URI) -> str:

@@ -10,14 +10,17 @@ import re
 from collections.abc import Callable
 from typing import NoReturn
 
-from twin.model import TEMPLATE_FIELDS, Equipment, Line, StationState, TagDef, TagSource
+from twin.model import Equipment, Line, StationState, TagDef
+from twin.tagsource import TEMPLATE_FIELDS, Rule, TagSource
 
 __all__ = [
     "ENDPOINT_RE",
     "NODE_ID_RE",
     "Fail",
+    "check_browse_path",
     "check_endpoint",
     "check_overrides",
+    "check_rule_source",
     "check_source",
     "check_tag",
     "check_template",
@@ -66,11 +69,7 @@ def check_source(src: TagSource, path: str, fail: Fail, tag: str, template: bool
     if src.node is not None and src.browse_path is not None:
         fail(f"{path}.browse_path", "give either node or browse_path, not both")
     if src.browse_path is not None:
-        if not src.browse_path:
-            fail(f"{path}.browse_path", "empty browse path: list the browse names from the Objects folder")
-        for bi, name in enumerate(src.browse_path):
-            if not name.strip():
-                fail(f"{path}.browse_path[{bi}]", "empty browse name")
+        check_browse_path(src.browse_path, f"{path}.browse_path", fail)
     if src.endpoint is not None:
         check_endpoint(src.endpoint, f"{path}.endpoint", fail)
     if src.map is not None and src.preset is not None and not src.map:
@@ -85,13 +84,7 @@ def check_source(src: TagSource, path: str, fail: Fail, tag: str, template: bool
             if value not in _STATE_NAMES:
                 fail(path, f"{value!r} is not a station state (one of: {', '.join(sorted(_STATE_NAMES))})")
     for ri, rule in enumerate(src.when or []):
-        if rule.node is None and rule.bit is None:
-            fail(
-                f"{path}.when[{ri}]",
-                "a rule needs a node (a Boolean or code to test) or a bit of the tag's node",
-            )
-        if rule.node is not None:
-            check_node(rule.node, f"{path}.when[{ri}].node", fail, template)
+        check_rule_source(rule, f"{path}.when[{ri}]", fail, template)
     if src.when and src.node is None and not src.browse_path and src.default is None:
         fail(
             f"{path}.default",
@@ -107,6 +100,29 @@ def check_source(src: TagSource, path: str, fail: Fail, tag: str, template: bool
             fail(f"{path}.scale.raw", "the raw range is empty (its ends are equal)")
         if sc.raw is not None and sc.factor is not None:
             fail(f"{path}.scale", "give either factor/offset or raw/eng ranges, not both")
+
+
+def check_browse_path(browse_path: list[str], path: str, fail: Fail) -> None:
+    """A browse path: at least one name, none empty."""
+    if not browse_path:
+        fail(path, "empty browse path: list the browse names from the Objects folder")
+    for bi, name in enumerate(browse_path):
+        if not name.strip():
+            fail(f"{path}[{bi}]", "empty browse name")
+
+
+def check_rule_source(rule: Rule, path: str, fail: Fail, template: bool) -> None:
+    """What a ``when`` rule tests: a node (NodeId or browse path, not both) or a bit of the tag's node."""
+    if not rule.on_node and rule.bit is None:
+        fail(
+            path, "a rule needs a node or browse_path (a Boolean or code to test) or a bit of the tag's node"
+        )
+    if rule.node is not None and rule.browse_path is not None:
+        fail(f"{path}.browse_path", "give either node or browse_path, not both")
+    if rule.node is not None:
+        check_node(rule.node, f"{path}.node", fail, template)
+    if rule.browse_path is not None:
+        check_browse_path(rule.browse_path, f"{path}.browse_path", fail)
 
 
 def check_tag(tag: TagDef, path: str, fail: Fail) -> None:

@@ -19,11 +19,13 @@ from typing import Any
 from asyncua import Client, ua
 
 from adapters.opcua.limits import OperationLimits, chunks, read_attribute, read_limits
-from adapters.opcua.mapping import format_nodeid, parse_nodeid, read_units, type_name
+from adapters.opcua.mapping import format_nodeid, parse_nodeid, type_name
+from adapters.opcua.resolve import read_unit_properties, read_units
 
 __all__ = ["BrowsedNode", "browse"]
 
 _HAS_PROPERTY = ua.NodeId(ua.ObjectIds.HasProperty)
+_EU = ua.QualifiedName("EngineeringUnits", 0)
 _NUMERIC = {2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 26, 27, 28, 50}
 
 
@@ -73,9 +75,10 @@ def _qualified_name(qn: ua.QualifiedName, prev_ns: int | None, namespaces: list[
 
 async def _browse_level(
     client: Client, ids: list[ua.NodeId], limits: OperationLimits
-) -> list[list[ua.ReferenceDescription]]:
-    """Forward hierarchical references (Objects and Variables) of every node, continuation points followed."""
-    out: list[list[ua.ReferenceDescription]] = []
+) -> list[tuple[list[ua.ReferenceDescription], ua.NodeId | None]]:
+    """Forward hierarchical references (Objects and Variables) of every node, continuation points followed,
+    and its EngineeringUnits property if it has one (properties are not listed as children)."""
+    out: list[tuple[list[ua.ReferenceDescription], ua.NodeId | None]] = []
     for chunk in chunks(ids, limits.browse):
         params = ua.BrowseParameters()
         params.RequestedMaxReferencesPerNode = 0
@@ -96,7 +99,11 @@ async def _browse_level(
                 (more,) = await client.uaclient.browse_next(_next_params(cp))
                 refs.extend(more.References or [])
                 cp = more.ContinuationPoint
-            out.append([r for r in refs if r.ReferenceTypeId != _HAS_PROPERTY])
+            eu = next(
+                (r.NodeId for r in refs if r.ReferenceTypeId == _HAS_PROPERTY and r.BrowseName == _EU), None
+            )
+            kids = [r for r in refs if r.ReferenceTypeId != _HAS_PROPERTY]
+            out.append((kids, ua.NodeId(eu.Identifier, eu.NamespaceIndex) if eu is not None else None))
     return out
 
 
@@ -121,6 +128,8 @@ async def browse(
     skip_ns0 = root is None
     nodes: list[BrowsedNode] = []
     variables: list[tuple[BrowsedNode, ua.NodeId]] = []
+    # EngineeringUnits property of each node whose children were browsed (None: it has none)
+    units: dict[ua.NodeId, ua.NodeId | None] = {}
     seen = {start}
     level: deque[tuple[ua.NodeId, list[str], int | None, str | None]] = deque([(start, [], None, None)])
     d = 0
@@ -129,7 +138,8 @@ async def browse(
         parents = list(level)
         level.clear()
         children = await _browse_level(client, [p[0] for p in parents], limits)
-        for (_pid, path, prev_ns, parent_txt), refs in zip(parents, children, strict=True):
+        for (pid, path, prev_ns, parent_txt), (refs, eu) in zip(parents, children, strict=True):
+            units[pid] = eu
             for ref in refs:
                 nid = ua.NodeId(ref.NodeId.Identifier, ref.NodeId.NamespaceIndex)
                 if nid in seen or (skip_ns0 and nid.NamespaceIndex == 0):
@@ -151,7 +161,7 @@ async def browse(
                 if ref.NodeClass == ua.NodeClass.Variable:
                     variables.append((node, nid))
                 level.append((nid, node.browse_path, ref.BrowseName.NamespaceIndex, node.node_id))
-    await _describe(client, variables, limits, values, namespaces)
+    await _describe(client, variables, limits, values, namespaces, units)
     return nodes
 
 
@@ -161,8 +171,13 @@ async def _describe(
     limits: OperationLimits,
     values: bool,
     namespaces: list[str],
+    units: dict[ua.NodeId, ua.NodeId | None],
 ) -> None:
-    """DataType, ValueRank, unit and (optionally) value of every variable, in batches."""
+    """DataType, ValueRank, unit and (optionally) value of every variable, in batches.
+
+    A unit is read from the EngineeringUnits property the browse found (``units``); for variables whose
+    children were not browsed (the last level of a ``depth``-limited browse) it is looked up by path.
+    """
     ids = [nid for _n, nid in variables]
     dtypes = await read_attribute(client, ids, ua.AttributeIds.DataType, limits.read)
     ranks = await read_attribute(client, ids, ua.AttributeIds.ValueRank, limits.read)
@@ -178,6 +193,9 @@ async def _describe(
         node.value_rank = vr if isinstance(vr, int) else None
         if values and vals[i].StatusCode.is_good() and vals[i].Value is not None:
             node.value = _json_value(vals[i].Value.Value)
-    units = await read_units(client, [nid for _n, nid in numeric], limits)
-    for (node, _nid), unit in zip(numeric, units, strict=True):
+    known = [(n, prop) for n, nid in numeric if nid in units and (prop := units[nid]) is not None]
+    found = await read_unit_properties(client, [p for _n, p in known], limits)
+    unknown = [(n, nid) for n, nid in numeric if nid not in units]
+    looked_up = await read_units(client, [nid for _n, nid in unknown], limits)
+    for (node, _id), unit in [*zip(known, found, strict=True), *zip(unknown, looked_up, strict=True)]:
         node.unit = unit

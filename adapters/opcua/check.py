@@ -16,7 +16,8 @@ from typing import Any
 from asyncua import Client, ua
 
 from adapters.opcua.limits import read_attribute
-from adapters.opcua.mapping import TagBinding, format_nodeid, resolve
+from adapters.opcua.mapping import TagBinding, format_nodeid
+from adapters.opcua.resolve import resolve
 from adapters.opcua.security import ClientSecurity, make_client, translate_connect_error
 from adapters.opcua.transforms import handle_checks
 from adapters.opcua.values import BAD, Flag

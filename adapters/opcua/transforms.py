@@ -23,7 +23,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from adapters.opcua.values import BAD, Flag, make_checker, uncertain
-from twin.model import BUFFER_TAGS, STANDARD_TAGS, ArrayReduce, Rule, TagDef, TagType
+from twin.model import BUFFER_TAGS, STANDARD_TAGS, TagDef, TagType
+from twin.tagsource import ArrayReduce, Rule
 
 __all__ = ["PACKML", "handle_checks", "value_transform"]
 
@@ -183,12 +184,12 @@ class _Derived:
         self.own = own
         self.has_own = has_own
         self.default = default
-        self.inputs: list[Any] = [_UNSET] * (1 + sum(1 for r in rules if r.node is not None))
+        self.inputs: list[Any] = [_UNSET] * (1 + sum(1 for r in rules if r.on_node))
         # (input index, bit or None, value to compare, result); input 0 is the tag's own node
         self.rules: list[tuple[int, int | None, Any, str]] = []
         k = 1
         for r in rules:
-            if r.node is not None:
+            if r.on_node:
                 self.rules.append((k, r.bit, r.equals, r.value))
                 k += 1
             else:

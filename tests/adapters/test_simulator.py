@@ -163,7 +163,8 @@ async def test_plan_load_switches_model_then_line_off(sim: SimulatedPlant, clien
 
 async def test_adapter_mapping_resolves_without_problems(sim: SimulatedPlant) -> None:
     """B2's tag mapping (default NodeIds by namespace URI, types, units) finds every simulator tag."""
-    from adapters.opcua.mapping import build_bindings, resolve
+    from adapters.opcua.mapping import build_bindings
+    from adapters.opcua.resolve import resolve
 
     bindings, unmapped = build_bindings(sim.plant_with_endpoints())
     assert not unmapped

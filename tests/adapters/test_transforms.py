@@ -11,7 +11,8 @@ from adapters.opcua.errors import MappingError
 from adapters.opcua.transforms import PACKML, handle_checks
 from adapters.opcua.units import conversion, unit_of
 from adapters.opcua.values import BAD, Flag, make_checker
-from twin.model import Rule, Scale, StationState, TagDef, TagType
+from twin.model import StationState, TagDef, TagType
+from twin.tagsource import Rule, Scale
 
 
 def one(tag: TagDef, **kw: Any) -> Callable[[Any], Any]:

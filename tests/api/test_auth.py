@@ -28,6 +28,7 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("GET", "/api/v1/stations/L1-WELD", None, "viewer"),
     ("GET", "/api/v1/history?equipment=L1-WELD", None, "viewer"),
     ("GET", "/api/v1/history/retention", None, "viewer"),
+    ("GET", "/api/v1/adapters/problems", None, "viewer"),
     ("GET", "/api/v1/kpi", None, "viewer"),
     ("GET", "/api/v1/kpi/plant", None, "viewer"),
     ("GET", "/api/v1/kpi/lines/L1", None, "viewer"),

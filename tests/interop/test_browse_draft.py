@@ -46,6 +46,10 @@ def test_browse_json_lists_nodes_in_nsu_form(plc: VendorPlc) -> None:
         "nsu=urn:acme:plc;s=Plant",
         "nsu=urn:acme:plc;s=Plant.Line1",
     }
+    # variables on the last level: their properties were not browsed, so the unit is looked up by path
+    last = run_twin("opcua", "browse", plc.url, "--json", "--depth", "4", env=cli_env())
+    deep = {n["node_id"]: n for n in json.loads(last.stdout)["nodes"]}
+    assert deep['nsu=urn:acme:plc;s="DB_Line1"."R01"."Power"']["unit"] == "W"
 
 
 def test_draft_load_check_adapt_end_to_end(plc: VendorPlc, redis_url: str, tmp_path: Path) -> None:

@@ -1,15 +1,12 @@
 """Mirror a PLC served by node-opcua (npm), an OPC UA stack we did not write, into the twin.
 
-node-opcua is installed into ``tests/interop/node/node_modules`` (gitignored) on first use with npm; the
-test is skipped only when Node.js itself is absent.
+node-opcua is installed into ``tests/interop/node/node_modules`` (gitignored) on first use with npm (the
+``node_opcua`` / ``node_plc`` fixtures in ``conftest.py``); the test is skipped only when Node.js is absent.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,55 +14,13 @@ import pytest
 
 from adapters.opcua.session import AdapterOptions
 from tests.adapters.helpers import start_adapter, stop_adapter
-from tests.helpers import free_port
 from tests.support.wait import wait_until_async
 from twin.config import plant_from_data
-from twin.embedded import stop_process, wait_ready_line
 from twin.model import Plant
 from twin.store import TwinStore
 
-NODE_DIR = Path(__file__).parent / "node"
 NS = "urn:sdf-twin:interop"
 pytestmark = pytest.mark.timeout(600)
-
-
-@pytest.fixture(scope="session")
-def node_opcua() -> Path:
-    """Node.js with node-opcua installed (npm install on first use)."""
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("Node.js is not installed (node-opcua interop needs it)")
-    if not (NODE_DIR / "node_modules" / "node-opcua").is_dir():
-        npm = shutil.which("npm")
-        assert npm is not None, "node is installed but npm is not: install npm to run the interop test"
-        res = subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=NODE_DIR,
-            capture_output=True,
-            text=True,
-            timeout=540,
-        )
-        assert res.returncode == 0, f"npm install node-opcua failed: {res.stderr[-2000:]}"
-    return Path(node)
-
-
-@pytest.fixture
-def node_plc(node_opcua: Path) -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(node_opcua), "server.js", str(port)],
-        cwd=NODE_DIR,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert wait_ready_line(proc, 60) is not None, "the node-opcua server did not start"
-        yield f"opc.tcp://127.0.0.1:{port}/interop"
-    finally:
-        stop_process(proc, 10, 5)
-        if proc.stdout:
-            proc.stdout.close()
 
 
 def node_plant(url: str) -> Plant:

@@ -236,3 +236,58 @@ async def test_small_operation_limits_are_read_and_batches_kept_within(redis_url
         finally:
             await stop_adapter(adapter, task, astore)
             store.client.close()
+
+
+RULES_BY_PATH = """
+id: acme
+lines:
+  - id: Line1
+    kind: cells
+    opcua:
+      endpoint: "URL"
+      naming: explicit
+      template:                    # a state from bits, the fault bit found by browse path per equipment
+        state:
+          when:
+            - {browse_path: ["urn:acme:plc:Plant", "Line1", "{equipment}", "Fault"], value: Fault}
+            - {node: nsu=urn:acme:plc;s=L1/PRESS/Running, value: Running}
+          default: Idle
+    equipment:
+      - {id: PRESS, type: cell, operations: [press]}
+      - id: R01
+        type: cell
+        operations: [weld]
+        opcua:
+          state:
+            when: [{browse_path: ["urn:acme:plc:Plant", "Line1", "R01", "Alarm"], value: Fault}]
+            default: Idle
+"""
+
+
+async def test_when_rules_test_nodes_found_by_browse_path(redis_url: str, plc: VendorPlc) -> None:
+    from opcua import ua
+
+    plant = parse_plant(RULES_BY_PATH.replace("URL", plc.url), source="rules.yaml")
+    store = TwinStore.from_url(redis_url)
+    store.load_plant(plant)
+    adapter, task, astore = await start_adapter(
+        plant, plc.url, redis_url, AdapterOptions(publish_interval_ms=50)
+    )
+
+    def state(eq: str) -> tuple[Any, str] | None:
+        t = store.read_tags(eq).get("state")
+        return (t[0], t[1]) if t else None
+
+    try:
+        await adapter.wait_connected(30)
+        [p] = adapter.status.problems  # a rule's path that leads nowhere is named by its path
+        assert str(p).startswith("R01.state -> urn:acme:plc:Plant/Line1/R01/Alarm: browse path not found")
+        await wait_until_async("PRESS Idle", lambda: state("PRESS") == ("Idle", "good"))
+        plc.set("Running", True, ua.VariantType.Boolean)
+        await wait_until_async("PRESS Running", lambda: state("PRESS") == ("Running", "good"))
+        plc.set("Fault", True, ua.VariantType.Boolean)  # the node the template's path found
+        await wait_until_async("PRESS Fault", lambda: state("PRESS") == ("Fault", "good"))
+        assert state("R01") is None  # nothing stored for the refused binding
+    finally:
+        await stop_adapter(adapter, task, astore)
+        store.client.close()

@@ -235,6 +235,30 @@ CASES: list[tuple[str, Any, str, str]] = [
         "a rule needs a node",
     ),
     (
+        "rule-node-and-browse-path",
+        with_tag(
+            name="state",
+            node="nsu=urn:a;i=1",
+            when=[{"node": "nsu=urn:a;i=2", "browse_path": ["urn:a:Plant", "Fault"], "value": "Fault"}],
+        ),
+        "lines[0].equipment[0].extra_tags[0].when[0].browse_path",
+        "give either node or browse_path, not both",
+    ),
+    (
+        "rule-empty-browse-path",
+        with_tag(name="state", node="nsu=urn:a;i=1", when=[{"browse_path": [], "value": "Fault"}]),
+        "lines[0].equipment[0].extra_tags[0].when[0].browse_path",
+        "empty browse path",
+    ),
+    (
+        "rule-empty-browse-name",
+        with_tag(
+            name="state", node="nsu=urn:a;i=1", when=[{"browse_path": ["Plant", " "], "value": "Fault"}]
+        ),
+        "lines[0].equipment[0].extra_tags[0].when[0].browse_path[1]",
+        "empty browse name",
+    ),
+    (
         "template-unknown-placeholder",
         mutate("lines.0.opcua.template", {"state": {"node": "nsu=urn:a;s={station}.State"}}),
         "lines[0].opcua.template.state.node",

@@ -73,7 +73,7 @@ def create_app(
     """
     from twin.api import ops
     from twin.api.console import mount_console
-    from twin.api.routers import admin, graph, kpi, layout, planning, plans, sources, state, tokens
+    from twin.api.routers import adapters, admin, graph, kpi, layout, planning, plans, sources, state, tokens
     from twin.api.ws import router as ws_router
 
     cfg = settings or ApiSettings()
@@ -105,8 +105,8 @@ def create_app(
     )
     app.state.ctx = ctx
     install_error_handlers(app)
-    routers = (ops.router, graph.router, state.router, kpi.router, plans.router, admin.router, ws_router)
-    for r in (*routers, layout.router, planning.router, tokens.router, sources.router):
+    modules = (ops, graph, state, adapters, kpi, plans, admin, layout, planning, tokens, sources)
+    for r in (*(m.router for m in modules), ws_router):
         app.include_router(r)
     mount_console(app)
     app.add_middleware(BodySizeLimit, max_bytes=cfg.max_body_bytes)

@@ -86,6 +86,10 @@ class Keys:
     def tokens(self) -> str:
         return f"{self._p}:tokens"
 
+    @property
+    def mapping_problems(self) -> str:
+        return f"{self._p}:mapping:problems"
+
     def live(self, line: str, equipment: str) -> str:
         return f"sdf:{{{self.plant_id}:{line}}}:live:{equipment}"
 

@@ -26,14 +26,18 @@ from twin.store.commands import (
     WRITEBACK_OFF,
     WRITEBACK_ON,
     ChangeEntry,
+    MappingProblemRow,
     audit_fields,
     decode_audit,
     decode_entries,
+    decode_mapping_problems,
     decode_time_scale,
     decode_xread,
     demand_event_fields,
+    mapping_problem_writes,
     parse_quantity,
     queue_live_writes,
+    queue_mapping_problems,
     stream_info,
     writeback_enabled,
 )
@@ -135,6 +139,38 @@ class TwinStore(GraphStore):
                 out[q] = out.get(q, 0) + 1
             out["missing"] += max(0, len(e.tags()) - len(tags))
         return out
+
+    # ----------------------------------------------------------------- mapping problems
+    def set_mapping_problems(
+        self,
+        endpoint: str,
+        problems: Iterable[Mapping[str, Any]],
+        tags: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        """Record an adapter's mapping problems; its other ``(equipment, tag)`` in ``tags`` are cleared.
+
+        Each problem is a mapping with ``equipment, tag, node, problem`` (and ``fatal``).
+        """
+        to_set, to_delete = mapping_problem_writes(endpoint, problems, tags, time.time())
+        with translate_errors("writing mapping problems"):
+            pipe = self.client.pipeline(transaction=False)
+            queue_mapping_problems(pipe, self.keys.mapping_problems, to_set, to_delete)
+            pipe.execute()
+
+    def mapping_problems(self, line: str | None = None) -> list[MappingProblemRow]:
+        """The tags the adapters report they cannot mirror as bound, sorted by equipment and tag."""
+        with translate_errors("reading mapping problems"):
+            raw = self.client.hgetall(self.keys.mapping_problems)
+        rows = decode_mapping_problems(raw)
+        if line is None:
+            return rows
+        lines = {e.id: e.line for e in self.plant().equipment()}
+        return [r for r in rows if lines.get(r["equipment"]) == line]
+
+    def clear_mapping_problems(self) -> None:
+        """Forget every reported mapping problem (a new plant definition: the adapters report afresh)."""
+        with translate_errors("clearing mapping problems"):
+            self.client.delete(self.keys.mapping_problems)
 
     # ----------------------------------------------------------------- change stream
     def read_changes(

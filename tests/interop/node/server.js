@@ -1,5 +1,9 @@
 // A PLC served by node-opcua (an OPC UA stack sdf-twin did not write), for the interop tests.
-// Usage: node server.js PORT [BULK_NODES]   -> prints "ready <endpoint>" once it listens on 127.0.0.1:PORT.
+// Usage: node server.js PORT [BULK_NODES] [--limits=N]
+//   -> prints "ready <endpoint>" once it listens on 127.0.0.1:PORT.
+// BULK_NODES adds that many Double variables under Objects/Bulk (a large server for browse speed);
+// --limits=N advertises OperationLimits of N nodes per Read, Browse, TranslateBrowsePathsToNodeIds and
+// CreateMonitoredItems call, and node-opcua answers a bigger call with BadTooManyOperations (a small PLC).
 const { OPCUAServer, Variant, DataType, StatusCodes, standardUnits } = require("node-opcua");
 
 // An S7-shaped cell in a namespace registered after the interop one (index 3): quoted string ids, PackML
@@ -43,9 +47,25 @@ function addBulk(addressSpace, objects, n) {
   }
 }
 
+function parseArgs(argv) {
+  const opts = { port: parseInt(argv[0], 10), bulk: 0, limits: 0 };
+  for (const arg of argv.slice(1)) {
+    if (arg.startsWith("--limits=")) opts.limits = parseInt(arg.slice(9), 10);
+    else opts.bulk = parseInt(arg, 10);
+  }
+  return opts;
+}
+
+function capabilities(limits) {
+  if (!limits) return undefined;
+  return { operationLimits: { maxNodesPerRead: limits, maxNodesPerBrowse: limits, maxMonitoredItemsPerCall: limits,
+    maxNodesPerTranslateBrowsePathsToNodeIds: limits } };
+}
+
 async function main() {
-  const port = parseInt(process.argv[2], 10);
-  const server = new OPCUAServer({ port, hostname: "127.0.0.1", resourcePath: "/interop", allowAnonymous: true });
+  const { port, bulk, limits } = parseArgs(process.argv.slice(2));
+  const server = new OPCUAServer({ port, hostname: "127.0.0.1", resourcePath: "/interop", allowAnonymous: true,
+    serverCapabilities: capabilities(limits) });
   await server.initialize();
   const ns = server.engine.addressSpace.registerNamespace("urn:sdf-twin:interop");
   const objects = server.engine.addressSpace.rootFolder.objects;
@@ -70,7 +90,7 @@ async function main() {
   ns.addVariable({ componentOf: press, browseName: "Model", nodeId: "s=Press.Model", minimumSamplingInterval: 100, dataType: "String",
     value: { get: () => new Variant({ dataType: DataType.String, value: count % 2 ? "A" : "B" }) } });
   addVendorCell(server.engine.addressSpace, objects);
-  addBulk(server.engine.addressSpace, objects, parseInt(process.argv[3] || "0", 10));
+  addBulk(server.engine.addressSpace, objects, bulk);
   setInterval(() => { count += 1; }, 100);
   await server.start();
   console.log(`ready ${server.getEndpointUrl()}`);
