@@ -136,6 +136,7 @@ def test_service_follows_demand_events(store: TwinStore, redis_url: str) -> None
     t = threading.Thread(target=svc.run, args=(stop,), kwargs={"block_ms": 100})
     t.start()
     try:
+        wait_until("the service to follow demand events", lambda: svc.handled_event_id is not None)
         store.set_demand("B", 195)  # small: no re-plan
         small = store.last_demand_event_id()
         wait_until("the service to act on the small demand change", lambda: svc.handled_event_id == small)

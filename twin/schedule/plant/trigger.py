@@ -106,7 +106,8 @@ class Replanner:
         self.config = config or TriggerConfig()
         self.writeback = writeback
         self.clock = clock
-        #: The last demand event the service has acted on (re-planned, or found below the threshold).
+        #: The last demand event the service has acted on (re-planned, or found below the threshold); set to
+        #: where it starts following once it serves.
         self.handled_event_id: str | None = None
 
     # ------------------------------------------------------------------------------------------ triggers
@@ -212,6 +213,7 @@ class Replanner:
         after = self.store.last_demand_event_id()
         if self.pending():
             self._trigger("demand differs from the current plan at start-up")
+        self.handled_event_id = after
         while not stop.is_set():
             try:
                 batch = self.store.demand_events(after=after, count=1000, block_ms=block_ms)
