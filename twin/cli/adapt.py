@@ -74,6 +74,7 @@ def adapt(
     opts = AdapterOptions(publish_interval_ms=publish_interval_ms, stale_after_s=stale_after_s, security=sec)
     store = TwinStore.from_url(url, plant.id)
     store.load_plant(plant)  # a no-op if this definition is loaded; refuses a different one clearly
+    store.check_ingest_access()  # a Redis user without the adapter's permissions: one clear error, now
     store.close()
     # A bounded, ordered buffer rides out Redis outages and replays on reconnect (docs/reliability.md).
     from adapters.opcua.buffer import OutageBuffer

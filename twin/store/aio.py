@@ -24,6 +24,7 @@ from twin.store.commands import (
 from twin.store.encoding import encode_batch
 from twin.store.errors import translate_errors
 from twin.store.keys import Keys
+from twin.store.urls import check_tls_files
 
 __all__ = ["WRITE_SCRIPT", "WRITE_SCRIPT_SHA", "AsyncTwinStore", "pack_live_writes"]
 
@@ -106,6 +107,7 @@ class AsyncTwinStore:
         cls, url: str, plant_id: str, equipment_lines: Mapping[str, str], **kw: Any
     ) -> AsyncTwinStore:
         """Connect to ``redis://host:port/db``, or a cluster: ``redis+cluster://host:port[,host:port]``."""
+        check_tls_files(url)
         client: Any
         if is_cluster_url(url):
             client = async_cluster_client(url, socket_timeout=10)

@@ -41,6 +41,7 @@ from twin.store.encoding import UPDATED_FIELD, encode_batch, live_tags, worst_qu
 from twin.store.errors import translate_errors
 from twin.store.graphstore import GraphStore
 from twin.store.streamids import FIRST_ID
+from twin.store.urls import check_tls_files, redact
 
 __all__ = ["TwinStore"]
 
@@ -66,15 +67,20 @@ class TwinStore(GraphStore):
 
     @classmethod
     def from_url(cls, url: str, plant_id: str | None = None, **kw: Any) -> TwinStore:
-        """Connect to ``redis://host:port/db`` (or ``rediss://``), or a cluster: ``redis+cluster://h:p[,h:p]``."""
-        with translate_errors(f"connecting to {url}"):
+        """Connect to ``redis://host:port/db`` (or ``rediss://``), or a cluster: ``redis+cluster://h:p[,h:p]``.
+
+        TLS files come in the URL's query (``ssl_ca_certs``, ``ssl_certfile``, ``ssl_keyfile``); a file that
+        cannot be read is refused here, before connecting (:class:`~twin.errors.StoreAccessError`).
+        """
+        check_tls_files(url)
+        with translate_errors(f"connecting to {redact(url)}"):
             try:
                 if is_cluster_url(url):
                     client: Any = cluster_client(url, socket_timeout=10)
                 else:
                     client = redis.Redis.from_url(url, decode_responses=True, socket_timeout=10)
             except (ValueError, TypeError) as exc:  # redis-py's URL parser: bad port, bad query parameter
-                raise StoreError(f"bad Redis URL {url!r}: {exc}") from exc
+                raise StoreError(f"bad Redis URL {redact(url)!r}: {exc}") from exc
         return cls(client, plant_id, **kw)
 
     # ----------------------------------------------------------------- live state
@@ -102,6 +108,22 @@ class TwinStore(GraphStore):
                 changes.append(Change(eq, tag, value, STALE, ts or now))
         self.write_changes(changes, source=source)
         return len(changes)
+
+    def check_ingest_access(self) -> None:
+        """Fail now, with what to fix, if this Redis user may not write live state and the change stream.
+
+        ``twin adapt`` calls it at start-up: a missing ACL permission is then one clear error instead of a
+        writer retrying forever. The probe writes nothing (a delete of an absent field, a trim to the
+        stream's own bound, an empty script).
+        """
+        eq = self.plant().equipment()[0]
+        with translate_errors("writing live state and the change stream (what `twin adapt` does)"):
+            pipe = self.client.pipeline(transaction=False)
+            pipe.hdel(self.keys.live(eq.line, eq.id), "_access_probe")
+            pipe.xtrim(self.keys.changes, maxlen=self.stream_maxlen, approximate=True)
+            if not hasattr(self.client, "get_nodes"):  # one node: the adapters write with a script
+                pipe.eval("return 0", 0)
+            pipe.execute()
 
     def read_tags(self, equipment: str) -> dict[str, tuple[Any, str, float]]:
         """Live tags of one equipment: tag -> ``(value, quality, source_ts)``."""
