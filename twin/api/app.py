@@ -13,6 +13,7 @@ from twin.api.auth import TokenRegistry
 from twin.api.deps import ApiContext, ApiSettings, Counters, DiffFn, DispatchFn, ReplanFn
 from twin.api.errors import ERROR_RESPONSES, install_error_handlers
 from twin.api.limits import BodySizeLimit
+from twin.api.lockout import AuthLimiter
 from twin.api.ws import ChangeHub
 from twin.store import TwinStore
 
@@ -62,12 +63,14 @@ def create_app(
     dispatch: DispatchFn | None = None,
     diff: DiffFn | None = None,
     clock: Callable[[], float] = time.time,
+    limiter: AuthLimiter | None = None,
 ) -> FastAPI:
     """The API app around ``store``.
 
     ``replan`` (re-plan now, return the stored plan) and ``dispatch`` (push a plan version through the
     write-back channel) are wired in by the caller; without them those endpoints answer 503 with a reason.
-    ``diff`` describes plan changes (default: :func:`twin.schedule.plant.plans.plan_diff`).
+    ``diff`` describes plan changes (default: :func:`twin.schedule.plant.plans.plan_diff`). ``limiter``
+    locks out clients guessing tokens (default: from ``settings``, on the monotonic clock).
     """
     from twin.api import ops
     from twin.api.routers import admin, graph, kpi, plans, state
@@ -82,6 +85,7 @@ def create_app(
         dispatch=dispatch,
         diff=diff,
         clock=clock,
+        limiter=limiter or cfg.auth_limiter(),
     )
     ctx.hub = ChangeHub(store, block_ms=cfg.ws_block_ms, queue_max=cfg.ws_queue_max)
 
