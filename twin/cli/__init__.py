@@ -47,6 +47,7 @@ COMMAND_MODULES = (
     "twin.cli.viz",  # view, snapshot, bench viewer
     "twin.cli.serve",  # serve, bench api
     "twin.cli.redisacl",  # redis acl
+    "twin.cli.trust",  # trust list/add/remove/reject (OPC UA trust lists)
 )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import signal
@@ -18,7 +19,7 @@ from twin.cli.common import DEFAULT_CONFIG, console, fail, print_json, redis_url
 from twin.config import load_plant
 from twin.store import TwinStore
 
-__all__ = ["adapt", "bench_ingest"]
+__all__ = ["adapt", "bench_ingest", "keep_renewed_for"]
 
 log = logging.getLogger("twin.adapt")
 
@@ -51,26 +52,23 @@ def adapt(
     outage_buffer: int = typer.Option(
         100_000, "--outage-buffer", min=1, help="Changes kept (in order) while Redis is unreachable."
     ),
+    pki: Path = typer.Option(
+        None, "--pki", envvar="TWIN_PKI_DIR", help="Certificate store: own cert (renewed), trusted, rejected."
+    ),
+    cert_check_s: float = typer.Option(3600.0, "--cert-check-s", hidden=True, help="Renewal check period."),
 ) -> None:
     """Mirror the plant's PLCs (OPC UA) into the Redis twin, reconnecting forever (SIGTERM stops cleanly)."""
     from adapters.opcua.runner import AdapterSet, Shard
-    from adapters.opcua.security import ClientSecurity
     from adapters.opcua.session import AdapterOptions
 
     url = settings(ctx).redis_url
     if not url:
         fail("twin adapt needs the twin's Redis: set REDIS_URL or pass --redis-url redis://HOST:PORT/DB")
     plant = load_plant(config)
-    sec = None
-    if security_mode != "None" or user:
-        sec = ClientSecurity(
-            mode=security_mode,
-            certificate=cert,
-            private_key=key,
-            trusted_servers=tuple(trust or ()),
-            username=user,
-            password=password,
-        )
+    if pki is not None and (cert or key or trust):
+        fail("--pki holds the certificate, key and trust list: drop --cert/--key/--trust", code=2)
+    store_pki = _pki_store(pki)
+    sec = _client_security(security_mode, cert, key, trust, user, password, store_pki)
     opts = AdapterOptions(publish_interval_ms=publish_interval_ms, stale_after_s=stale_after_s, security=sec)
     store = TwinStore.from_url(url, plant.id)
     store.load_plant(plant)  # a no-op if this definition is loaded; refuses a different one clearly
@@ -92,17 +90,61 @@ def adapt(
         + (f" (shard {shard})" if shard else ""),
         highlight=False,
     )
-    if not asyncio.run(_run(aset, duration, buffer)):
+    renew = None
+    if store_pki is not None:
+        renew = functools.partial(keep_renewed_for, store_pki, aset, cert_check_s)
+    if not asyncio.run(_run(aset, duration, buffer, renew)):
         fail("Redis stayed unreachable at shutdown: buffered changes were not written")
 
 
-async def _run(aset: Any, duration: float | None, buffer: Any = None) -> bool:
+def _pki_store(directory: Path | None) -> Any:
+    """The adapter's certificate store, its client certificate made or renewed now (None: no --pki)."""
+    if directory is None:
+        return None
+    from adapters.opcua.pki import PkiStore
+
+    store = PkiStore(directory)
+    if store.ensure_certificate():
+        log.warning("client certificate written to %s (trust it on the PLCs)", store.cert_path)
+    return store
+
+
+def _client_security(
+    mode: str, cert: Path | None, key: Path | None, trust: list[Path] | None, user: str | None,
+    password: str | None, pki: Any,
+) -> Any:  # fmt: skip
+    """How the adapters connect: from the --pki store, from --cert/--key/--trust, or None (plain)."""
+    from adapters.opcua.security import ClientSecurity
+
+    if pki is not None:
+        return pki.client_security(mode, user, password)
+    if mode == "None" and not user:
+        return None
+    return ClientSecurity(
+        mode=mode, certificate=cert, private_key=key, trusted_servers=tuple(trust or ()), username=user,
+        password=password,
+    )  # fmt: skip
+
+
+async def keep_renewed_for(pki: Any, aset: Any, check_s: float) -> None:
+    """Renew the client certificate when due; the adapters then reconnect with it."""
+    from adapters.opcua.pki import keep_renewed
+
+    def reconnect_all() -> None:
+        for a in aset.adapters:
+            a.reconnect()
+
+    await keep_renewed(pki, reconnect_all, check_s=check_s)
+
+
+async def _run(aset: Any, duration: float | None, buffer: Any = None, renew: Any = None) -> bool:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     aset.start()
+    renewer = asyncio.create_task(renew()) if renew is not None else None
 
     async def report() -> None:
         while not stop.is_set():
@@ -120,6 +162,8 @@ async def _run(aset: Any, duration: float | None, buffer: Any = None) -> bool:
     finally:
         stop.set()
         reporter.cancel()
+        if renewer is not None:
+            renewer.cancel()
         await aset.stop()
         flushed = True
         if buffer is not None:  # after the sinks flushed into it: replay what Redis has not got yet
