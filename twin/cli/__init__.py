@@ -48,6 +48,7 @@ COMMAND_MODULES = (
     "twin.cli.serve",  # serve, bench api
     "twin.cli.redisacl",  # redis acl
     "twin.cli.trust",  # trust list/add/remove/reject (OPC UA trust lists)
+    "twin.cli.benchrel",  # bench failover, soak, scale
 )
 
 
@@ -89,7 +90,7 @@ def root(
         stream=sys.stderr,
     )
     # asyncua logs whole publish results at INFO.
-    for noisy in ("asyncua", "opcua", "trame", "wslink", "aiohttp.access"):
+    for noisy in ("asyncua", "opcua", "trame", "wslink", "aiohttp.access", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -42,7 +42,7 @@ _BASE = [
     "+scan",
 ]
 _READ = ["+@read", "-keys", "-@dangerous", "+scan"]
-_WRITE = ["+@write", "+@transaction", "-@dangerous", "-flushall", "-flushdb", "-swapdb", "-rename"]
+_WRITE = ["+@write", "+@transaction", "-@dangerous", "-flushall", "-flushdb", "-swapdb", "-rename", "+wait"]
 
 #: role -> (what it is for, extra command rules, key rules as (``R`` read-only | ``RW``, key attribute)).
 ROLES: dict[str, tuple[str, list[str], list[tuple[str, str]]]] = {
