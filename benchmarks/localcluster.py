@@ -160,7 +160,7 @@ class LocalCluster:
         """The port of the master serving ``key`` now."""
         c = self.client()
         try:
-            return int(c.get_node_from_key(key).port)
+            return int(c.get_node_from_key(key).port)  # type: ignore[no-untyped-call]
         finally:
             c.close()
 

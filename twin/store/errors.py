@@ -13,7 +13,7 @@ import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from redis.exceptions import AuthenticationError, NoPermissionError, RedisError
+from redis.exceptions import AuthenticationError, NoPermissionError, RedisClusterException, RedisError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -81,8 +81,22 @@ def _detail(exc: BaseException) -> str:
     return str(exc)
 
 
-def translate(exc: RedisError, what: str) -> StoreError:
+def _cluster_problem(exc: RedisClusterException, what: str) -> StoreError:
+    text = str(exc)
+    if "not enabled" in text.lower():
+        return StoreAccessError(
+            f"cannot use Redis as a cluster while {what}: {text}; use redis:// for a single server"
+        )
+    return StoreUnavailableError(
+        f"Redis Cluster unreachable while {what}: {text}; check the host:port seeds in the "
+        "redis+cluster:// URL (any one reachable node is enough)"
+    )
+
+
+def translate(exc: RedisError | RedisClusterException, what: str) -> StoreError:
     """The twin's error for a redis-py error raised while doing ``what``."""
+    if isinstance(exc, RedisClusterException):
+        return _cluster_problem(exc, what)
     if isinstance(exc, NoPermissionError):
         return StoreAccessError(
             f"Redis refused {what}: the Redis user lacks a permission ({exc}); connect as a user whose "
@@ -109,5 +123,5 @@ def translate_errors(what: str) -> Iterator[None]:
     """Raise redis-py errors of the block as the twin's own (works around ``await`` too)."""
     try:
         yield
-    except RedisError as exc:
+    except (RedisError, RedisClusterException) as exc:
         raise translate(exc, what) from exc
