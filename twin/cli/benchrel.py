@@ -10,7 +10,7 @@ import typer
 from twin.cli import bench_app
 from twin.cli.common import console, print_json
 
-__all__ = ["bench_failover"]
+__all__ = ["bench_failover", "bench_soak"]
 
 
 @bench_app.command("failover")
@@ -31,3 +31,26 @@ def bench_failover(
         return
     for k, v in res.items():
         console.print(f"{k:36} {v}", highlight=False)
+
+
+@bench_app.command("soak")
+def bench_soak(
+    minutes: float = typer.Option(10.0, "--minutes", min=0.1, help="How long to run after start-up."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    ws_clients: int = typer.Option(5, "--ws-clients", min=1, help="WebSocket clients on the change feed."),
+    sample_s: float = typer.Option(None, "--sample-s", help="Seconds between samples (default: ~60 a run)."),
+) -> None:
+    """The demo at 60x as separate processes (redis-server, sim, adapter, API) with WebSocket and API
+    clients for N minutes: RSS slope and p99 latency per process, changes lost, errors."""
+    from benchmarks.soak import run_soak
+
+    res = run_soak(minutes, sample_s=sample_s, ws_clients=ws_clients)
+    if json_out:
+        print_json(res)
+        return
+    for p in res["processes"]:
+        console.print(
+            f"{p['name']:14} RSS slope {p['rss_slope_pct_per_h']} %/h, p99 {p['p99_latency_ms']} ms",
+            highlight=False,
+        )
+    console.print(f"changes lost {res['changes_lost']}, errors {res['errors']}", highlight=False)
