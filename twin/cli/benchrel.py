@@ -10,7 +10,7 @@ import typer
 from twin.cli import bench_app
 from twin.cli.common import console, print_json
 
-__all__ = ["bench_failover", "bench_soak"]
+__all__ = ["bench_failover", "bench_scale", "bench_soak"]
 
 
 @bench_app.command("failover")
@@ -54,3 +54,31 @@ def bench_soak(
             highlight=False,
         )
     console.print(f"changes lost {res['changes_lost']}, errors {res['errors']}", highlight=False)
+
+
+@bench_app.command("scale")
+def bench_scale(
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    quick: bool = typer.Option(False, "--quick", help="Shards 1 and 2, two plants (about a minute)."),
+    shards: list[int] = typer.Option(None, "--shards", help="Shard counts to measure (default 1 2 4)."),
+    plants: int = typer.Option(
+        None, "--plants", min=1, help="Plants of 10x50x20 tags for the memory figure."
+    ),
+) -> None:
+    """Sharded adapters (twin adapt --shard I/N) on a 3-master Redis Cluster fed by fast OPC UA load servers:
+    changes/s per shard count, Redis memory per 10k tags, the cost of a status read at 500 stations."""
+    from benchmarks.scale import run_scale_bench
+
+    t0 = time.perf_counter()
+    res = run_scale_bench(quick=quick, shards=shards or None, plants=plants)
+    res["bench_wall_s"] = round(time.perf_counter() - t0, 1)
+    if json_out:
+        print_json(res)
+        return
+    for row in res["shards"]:
+        console.print(
+            f"{row['n']} shard(s): {row['changes_per_s']} changes/s (x{row['ratio_to_1']})", highlight=False
+        )
+    console.print(
+        f"Redis {res['redis_mb_per_10k_tags']} MB per 10k tags ({res['tags']} tags)", highlight=False
+    )
