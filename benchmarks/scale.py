@@ -145,8 +145,9 @@ def _measure(plant_file: Path, plant: Plant, urls: dict[str, str], n: int, url: 
                 p.kill()
                 p.wait(10)
     written = sum(_written(log) for _p, log in procs)  # includes the one re-sync read per tag
+    per_change = round(cpu / written * 1e6, 2) if written else None
     return {"n": n, "changes_per_s": round(written / elapsed), "window_s": round(elapsed, 1),
-            "adapter_cpu_s": round(cpu, 1), "cpu_us_per_change": round(cpu / written * 1e6, 2) if written else None}  # fmt: skip
+            "adapter_cpu_s": round(cpu, 1), "cpu_us_per_change": per_change}  # fmt: skip
 
 
 def _cpu_s(pid: int) -> float:
