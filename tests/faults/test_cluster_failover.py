@@ -7,6 +7,7 @@ switches versions every 50 ms through the kill, and every acknowledged version s
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from benchmarks.localcluster import LocalCluster
 from tests.faults.conftest import PUBLISH_INTERVAL_MS, STALE_AFTER_S
 from tests.faults.harness import TWIN, PlcServer, Proc, fault_plant, free_ports, record
 from tests.faults.test_redis_faults import missing_values
+from tests.helpers import cli_env, run_twin
 from tests.support.wait import wait_until
 from twin.api import ApiSettings, create_app, run_api_in_thread
 from twin.api.auth import generate_tokens
@@ -132,3 +134,16 @@ def test_cluster_seeds_in_any_order_or_one_down_work(cluster: LocalCluster) -> N
             TwinStore.from_url(f"redis+cluster://127.0.0.1:{single.port}").ping()
     finally:
         single.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(170)
+def test_bench_failover_quick_json_loses_nothing() -> None:
+    out = run_twin("bench", "failover", "--quick", "--json", env=cli_env(), timeout=160)
+    assert out.returncode == 0, out.stderr[-3000:]
+    res = json.loads(out.stdout)
+    assert {"resume_s", "changes_lost", "plan_versions_ok", "masters", "replicas"} <= set(res)
+    assert res["masters"] == 3 and res["replicas"] == 3 and res["resume_s"] is not None
+    assert res["changes_lost"] == 0 and res["changes_accepted"] > 0, res
+    assert res["plan_versions_ok"] is True and res["plan_versions_acknowledged"] > 0, res
+    assert res["batches_buffered_during_outage"] > 0 and res["errors"] == [], res
