@@ -128,8 +128,11 @@ class EmbeddedRedis:
         extra_args: list[str] | None = None,
         persist: bool = False,
         new_session: bool = False,
+        binary: str | None = None,
     ) -> None:
         self.port = port or free_port()
+        #: The redis-server to run (default :func:`redis_server_binary`; e.g. Debian's, built with TLS).
+        self.binary = binary
         #: Start the server in its own session, so a terminal's Ctrl-C (sent to the whole foreground
         #: process group) reaches only the owner, which then stops the server after its own clean-up.
         self.new_session = new_session
@@ -147,7 +150,7 @@ class EmbeddedRedis:
     def start(self, timeout_s: float = 10.0) -> EmbeddedRedis:
         """Start the server and wait until it accepts connections."""
         args = [
-            redis_server_binary(),
+            self.binary or redis_server_binary(),
             "--port",
             str(self.port),
             "--bind",

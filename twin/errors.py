@@ -8,6 +8,7 @@ __all__ = [
     "NoFreePortError",
     "NotFoundError",
     "SchemaMismatchError",
+    "StoreAccessError",
     "StoreError",
     "StoreUnavailableError",
     "TwinError",
@@ -36,6 +37,13 @@ class StoreError(TwinError):
 
 class StoreUnavailableError(StoreError):
     """Redis is not reachable."""
+
+
+class StoreAccessError(StoreError):
+    """Redis refused this client for a reason retrying cannot fix: TLS, credentials or ACL permissions.
+
+    Never retried or buffered: the message names what to fix (CA file, host name, user, permission).
+    """
 
 
 class SchemaMismatchError(StoreError):

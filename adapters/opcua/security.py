@@ -12,6 +12,7 @@ none are ever committed.
 
 from __future__ import annotations
 
+import hashlib
 import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -83,6 +84,8 @@ class ClientSecurity:
     app_uri: str = CLIENT_APP_URI
     #: Directories or files of trusted server certificates; required for Sign / SignAndEncrypt.
     trusted_servers: tuple[Path, ...] = ()
+    #: Where refused server certificates are kept for review (``twin trust list``); None: not kept.
+    rejected_dir: Path | None = None
     username: str | None = None
     password: str | None = field(default=None, repr=False)
 
@@ -149,13 +152,12 @@ async def make_client(url: str, sec: ClientSecurity | None = None, *, timeout: f
         raise UntrustedServerError(f"{url}: server presented no certificate; refusing a {sec.mode} session")
     cert_len = int.from_bytes(der[2:4], byteorder="big") + 4  # first cert of a chain
     server_cert = x509.load_der_x509_certificate(der[:cert_len])
-    store = await _trust_store(sec.trusted_servers)
+    try:
+        store = await _trust_store(sec.trusted_servers)
+    except ValueError:  # asyncua refuses an empty trust list: nothing is trusted yet
+        raise UntrustedServerError(_untrusted(url, sec, der[:cert_len], server_cert)) from None
     if not store.is_trusted(server_cert):
-        subject = server_cert.subject.rfc4514_string()
-        raise UntrustedServerError(
-            f"{url}: server certificate '{subject}' is not in the trust list "
-            f"({', '.join(str(p) for p in sec.trusted_servers)}); add it there if this server is genuine"
-        )
+        raise UntrustedServerError(_untrusted(url, sec, der[:cert_len], server_cert))
     assert sec.certificate is not None and sec.private_key is not None
     await client.set_security(
         policy, str(sec.certificate), str(sec.private_key), server_certificate=der[:cert_len], mode=mode
@@ -167,6 +169,24 @@ async def make_client(url: str, sec: ClientSecurity | None = None, *, timeout: f
         store,
     )
     return client
+
+
+def _untrusted(url: str, sec: ClientSecurity, der: bytes, cert: x509.Certificate) -> str:
+    """The refusal of an untrusted server; its certificate is filed in ``rejected_dir`` for review."""
+    subject = cert.subject.rfc4514_string()
+    where = ", ".join(str(p) for p in sec.trusted_servers)
+    if sec.rejected_dir is None:
+        return (
+            f"{url}: server certificate '{subject}' is not in the trust list ({where}); "
+            "add it there if this server is genuine"
+        )
+    sec.rejected_dir.mkdir(parents=True, exist_ok=True)
+    thumb = hashlib.sha1(der, usedforsecurity=False).hexdigest()
+    (sec.rejected_dir / f"{thumb}.der").write_bytes(der)
+    return (
+        f"{url}: server certificate '{subject}' (thumbprint {thumb}) is not in the trust list ({where}); "
+        f"kept in {sec.rejected_dir} for review: `twin trust add {thumb[:16]}` if this server is genuine"
+    )
 
 
 _AUTH_CODES = {

@@ -146,6 +146,10 @@ class EndpointAdapter:
         self._stop.set()
         self._lost.set()
 
+    def reconnect(self) -> None:
+        """End the current session; :meth:`run` connects again at once (e.g. with a renewed certificate)."""
+        self._lost.set()
+
     async def wait_connected(self, timeout: float) -> None:
         """Wait until a session is up and values have been re-synced."""
         await asyncio.wait_for(self._connected.wait(), timeout)

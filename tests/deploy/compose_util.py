@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
 DOCKERFILE = DOCKER / "Dockerfile"
 COMPOSE = DOCKER / "compose.yaml"
+COMPOSE_CLUSTER = DOCKER / "compose.cluster.yaml"
 #: Where the image puts the repository's files (``WORKDIR /app``).
 APP = "/app/"
 
@@ -51,9 +52,33 @@ def exec_form(args: str) -> list[str]:
     return shlex.split(args)
 
 
-def compose() -> dict[str, Any]:
-    """The compose file as data (YAML anchors and merge keys resolved)."""
-    return dict(yaml.safe_load(COMPOSE.read_text()))
+def compose(path: Path = COMPOSE) -> dict[str, Any]:
+    """A compose file as data (YAML anchors and merge keys resolved)."""
+    return dict(yaml.safe_load(path.read_text()))
+
+
+def check_dependencies(services: dict[str, Any]) -> None:
+    """Every dependency exists, uses a valid condition that can be met, and nothing depends on itself."""
+    conditions = {"service_healthy", "service_started", "service_completed_successfully"}
+    for name, svc in services.items():
+        for dep, spec in svc.get("depends_on", {}).items():
+            assert dep in services, f"{name} depends on unknown {dep}"
+            assert spec["condition"] in conditions
+            if spec["condition"] == "service_healthy":
+                assert not services[dep].get("healthcheck", {}).get("disable"), f"{dep} cannot become healthy"
+    seen: dict[str, int] = {}
+
+    def visit(n: str) -> None:
+        assert seen.get(n) != 1, f"dependency cycle through {n}"
+        if seen.get(n) == 2:
+            return
+        seen[n] = 1
+        for d in services[n].get("depends_on", {}):
+            visit(d)
+        seen[n] = 2
+
+    for n in services:
+        visit(n)
 
 
 def twin_services(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -13,6 +13,7 @@ from twin.api.auth import TokenRegistry
 from twin.api.deps import ApiContext, ApiSettings, Counters, DiffFn, DispatchFn, ProposeFn, ReplanFn
 from twin.api.errors import ERROR_RESPONSES, install_error_handlers
 from twin.api.limits import BodySizeLimit
+from twin.api.lockout import AuthLimiter
 from twin.api.ws import ChangeHub
 from twin.store import TwinStore
 
@@ -63,6 +64,7 @@ def create_app(
     diff: DiffFn | None = None,
     propose: ProposeFn | None = None,
     clock: Callable[[], float] = time.time,
+    limiter: AuthLimiter | None = None,
 ) -> FastAPI:
     """The API app around ``store``.
 
@@ -70,6 +72,7 @@ def create_app(
     write-back channel) are wired in by the caller; without them those endpoints answer 503 with a reason.
     ``diff`` describes plan changes (default: :func:`twin.schedule.plant.plans.plan_diff`); ``propose``
     re-plans into a proposal that becomes current only when accepted (``POST /replan {"propose": true}``).
+    ``limiter`` locks out clients guessing tokens (default: from ``settings``, on the monotonic clock).
     """
     from twin.api import ops
     from twin.api.console import mount_console
@@ -86,6 +89,7 @@ def create_app(
         diff=diff,
         propose=propose,
         clock=clock,
+        limiter=limiter or cfg.auth_limiter(),
     )
     ctx.hub = ChangeHub(store, block_ms=cfg.ws_block_ms, queue_max=cfg.ws_queue_max)
 

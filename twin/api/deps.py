@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from twin.api.auth import Principal, Role, TokenEntry, TokenRegistry
 from twin.api.errors import ApiError
 from twin.api.issued import issued_principal
+from twin.api.lockout import AuthLimiter
 from twin.model import Equipment, Plan
 from twin.store import TwinStore
 
@@ -73,6 +74,19 @@ class ApiSettings(BaseModel):
     ws_block_ms: int = Field(default=500, ge=10)
     metrics_public: bool = True
     title: str = "sdf-twin API"
+    auth_max_failures: int = Field(default=10, ge=1, description="unknown tokens per client before a lockout")
+    auth_window_s: float = Field(default=60.0, gt=0, description="window in which failures are counted")
+    auth_lockout_s: float = Field(default=60.0, gt=0, description="first lockout; doubles in a row")
+    auth_max_lockout_s: float = Field(default=900.0, gt=0, description="longest lockout")
+
+    def auth_limiter(self) -> AuthLimiter:
+        """The failed-login limiter these settings describe (monotonic clock)."""
+        return AuthLimiter(
+            max_failures=self.auth_max_failures,
+            window_s=self.auth_window_s,
+            lockout_s=self.auth_lockout_s,
+            max_lockout_s=self.auth_max_lockout_s,
+        )
 
 
 T = TypeVar("T")
@@ -122,6 +136,7 @@ class ApiContext:
     clock: Callable[[], float] = time.time
     counters: Counters = field(default_factory=Counters)
     hub: Any = None  # twin.api.ws.ChangeHub, created by create_app
+    limiter: AuthLimiter = field(default_factory=AuthLimiter)
 
     def audit(self, who: Principal, action: str, detail: dict[str, Any], result: str = "ok") -> str:
         """Record a write (who, what, when, result) in the Redis audit stream."""
@@ -151,17 +166,40 @@ def known_equipment(ctx: ApiContext, equipment: str) -> Equipment:
 bearer = HTTPBearer(auto_error=False, description="API token: `Authorization: Bearer <token>`")
 
 
-def authenticate(ctx: ApiContext, token: str | None, need: Role) -> Principal:
-    """Check a token against a required role; raises ApiError 401/403 with the reason."""
+def authenticate(ctx: ApiContext, token: str | None, need: Role, client: str = "unknown") -> Principal:
+    """Check a token against a required role; raises ApiError 401/403 with the reason.
+
+    ``client`` (the peer's address) is rate-limited: after too many unknown tokens it gets 429 with
+    ``Retry-After`` until its lockout ends, whatever token it sends (:mod:`twin.api.lockout`).
+    """
     if not token:
         raise ApiError(
             401,
             "missing API token: send 'Authorization: Bearer <token>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    retry = ctx.limiter.retry_after(client)
+    if retry is not None:
+        raise ApiError(
+            429,
+            f"too many unknown API tokens from this client: try again in {retry} s",
+            headers={"Retry-After": str(retry)},
+        )
     who = ctx.registry.authenticate(token) or issued_principal(ctx.store, token, ctx.clock())
     if who is None:
+        lock = ctx.limiter.failed(client)
+        if lock is not None:  # one line per lockout; never the token
+            log.warning(
+                "auth lockout: client %s sent %d unknown tokens within %.0f s; locked out for %.0f s "
+                "(lockout %d in a row)",
+                client,
+                lock.failures,
+                ctx.limiter.window_s,
+                lock.seconds,
+                lock.lockouts_in_a_row,
+            )
         raise ApiError(401, "unknown API token", headers={"WWW-Authenticate": "Bearer"})
+    ctx.limiter.succeeded(client)
     if who.role < need:
         raise ApiError(403, f"this needs the {need.label} role; token {who.name!r} has {who.role.label}")
     return who
@@ -173,7 +211,8 @@ def require(need: Role) -> Callable[..., Awaitable[Principal]]:
     async def dep(
         request: Request, cred: HTTPAuthorizationCredentials | None = Security(bearer)
     ) -> Principal:
-        return authenticate(request.app.state.ctx, cred.credentials if cred else None, need)
+        client = request.client.host if request.client else "unknown"
+        return authenticate(request.app.state.ctx, cred.credentials if cred else None, need, client)
 
     dep.__name__ = f"require_{need.label}"
     return dep

@@ -15,7 +15,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from twin.errors import NotFoundError, StoreError, StoreUnavailableError, TwinError, ValidationError
+from twin.errors import (
+    NotFoundError,
+    StoreAccessError,
+    StoreError,
+    StoreUnavailableError,
+    TwinError,
+    ValidationError,
+)
 
 __all__ = [
     "ERROR_RESPONSES",
@@ -104,6 +111,8 @@ def _status_of(exc: TwinError) -> tuple[int, str]:
         return 422, "validation_error"
     if isinstance(exc, StoreUnavailableError):
         return 503, "store_unavailable"
+    if isinstance(exc, StoreAccessError):  # the API's own Redis user may not: its operator must fix it
+        return 503, "store_access_denied"
     if isinstance(exc, StoreError):
         return 500, "store_error"
     return 400, "bad_request"

@@ -127,6 +127,9 @@ def _process_metrics(m: _Metrics, ctx: ApiContext, now: float, up: bool) -> None
         "HTTP responses by method and status",
         [({"method": k[0], "code": str(k[1])}, float(v)) for k, v in sorted(ctx.counters.requests.items())],
     )
+    lim = ctx.limiter
+    m.add("twin_auth_lockouts_total", "counter", "failed-login lockouts begun", [({}, float(lim.lockouts))])
+    m.add("twin_auth_refused_total", "counter", "requests refused in a lockout", [({}, float(lim.refused))])
     hub = ctx.hub
     m.gauge("twin_ws_clients", "connected WebSocket feed clients", float(hub.client_count() if hub else 0))
     m.add(
@@ -233,5 +236,6 @@ def metrics(request: Request, ctx: ApiContext = Depends(get_ctx)) -> PlainTextRe
     """Ingest rate, stream lag, stale tags, last re-plan time, WebSocket clients, HTTP responses."""
     if not ctx.settings.metrics_public:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        authenticate(ctx, token.strip() if scheme.lower() == "bearer" else None, Role.VIEWER)
+        client = request.client.host if request.client else "unknown"
+        authenticate(ctx, token.strip() if scheme.lower() == "bearer" else None, Role.VIEWER, client)
     return PlainTextResponse(render_metrics(ctx), media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 
 import uvicorn
@@ -16,11 +18,42 @@ from fastapi import FastAPI
 
 from twin.errors import TwinError
 
-__all__ = ["ApiServerError", "ApiServerHandle", "SignalRearm", "run_api_in_thread", "serve_forever"]
+__all__ = [
+    "ApiServerError",
+    "ApiServerHandle",
+    "SignalRearm",
+    "TlsFiles",
+    "run_api_in_thread",
+    "serve_forever",
+]
 
 
 class ApiServerError(TwinError):
     """The API server could not be started."""
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """The API's HTTPS certificate (chain, PEM) and private key (PEM)."""
+
+    cert: Path
+    key: Path
+
+    def check(self) -> None:
+        """Refuse (:class:`ApiServerError`) files that cannot be read or do not belong together."""
+        for what, path in (("--tls-cert", self.cert), ("--tls-key", self.key)):
+            if not path.is_file():
+                raise ApiServerError(f"{what} {path}: no such file")
+        try:
+            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(self.cert, self.key)
+        except (ssl.SSLError, OSError) as exc:
+            raise ApiServerError(
+                f"--tls-cert {self.cert} / --tls-key {self.key}: not a PEM certificate and its key ({exc})"
+            ) from exc
+
+
+def _ssl_files(tls: TlsFiles | None) -> tuple[str | None, str | None]:
+    return (str(tls.cert), str(tls.key)) if tls else (None, None)
 
 
 @dataclass
@@ -31,16 +64,17 @@ class ApiServerHandle:
     thread: threading.Thread
     host: str
     port: int
+    tls: bool = False
 
     @property
     def url(self) -> str:
-        """``http://host:port``."""
-        return f"http://{self.host}:{self.port}"
+        """``http://host:port`` (``https://`` with TLS)."""
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     @property
     def ws_url(self) -> str:
-        """``ws://host:port``."""
-        return f"ws://{self.host}:{self.port}"
+        """``ws://host:port`` (``wss://`` with TLS)."""
+        return f"{'wss' if self.tls else 'ws'}://{self.host}:{self.port}"
 
     def stop(self, timeout: float = 10.0) -> None:
         """Ask uvicorn to exit and wait for the thread."""
@@ -58,9 +92,17 @@ class ApiServerHandle:
 
 
 def run_api_in_thread(
-    app: FastAPI, host: str = "127.0.0.1", port: int = 0, *, log_level: str = "warning", timeout: float = 20.0
+    app: FastAPI,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    log_level: str = "warning",
+    timeout: float = 20.0,
+    tls: TlsFiles | None = None,
 ) -> ApiServerHandle:
-    """Serve ``app`` with uvicorn in a daemon thread (``port=0``: a free port); returns once listening."""
+    """Serve ``app`` with uvicorn in a daemon thread (``port=0``: a free port); returns once listening.
+
+    With ``tls`` it serves HTTPS (and WSS) only."""
     config = uvicorn.Config(
         app,
         host=host,
@@ -70,6 +112,9 @@ def run_api_in_thread(
         timeout_graceful_shutdown=3,
         access_log=False,
         ws_max_size=1 << 20,
+        proxy_headers=False,  # X-Forwarded-For would let a token guesser pose as many clients
+        ssl_certfile=_ssl_files(tls)[0],
+        ssl_keyfile=_ssl_files(tls)[1],
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"twin-api-{port}", daemon=True)
@@ -87,7 +132,7 @@ def run_api_in_thread(
         for sock in srv.sockets:
             bound = int(sock.getsockname()[1])
             break
-    return ApiServerHandle(server=server, thread=thread, host=host, port=bound)
+    return ApiServerHandle(server=server, thread=thread, host=host, port=bound, tls=tls is not None)
 
 
 class SignalRearm:
@@ -145,15 +190,26 @@ class _GracefulServer(uvicorn.Server):
 
 
 def serve_forever(
-    app: FastAPI, host: str, port: int, *, log_level: str = "warning", rearm: SignalRearm | None = None
+    app: FastAPI,
+    host: str,
+    port: int,
+    *,
+    log_level: str = "warning",
+    rearm: SignalRearm | None = None,
+    tls: TlsFiles | None = None,
+    trusted_proxies: str | None = None,
 ) -> None:
     """Serve ``app`` in the foreground until SIGINT/SIGTERM, then shut down gracefully and return.
 
     ``rearm``: a :class:`SignalRearm` the caller also calls after native work that may reset signals.
+    ``tls``: serve HTTPS/WSS only, with this certificate. ``trusted_proxies``: comma-separated addresses
+    of reverse proxies whose ``X-Forwarded-For`` names the client (for the failed-login lockout); by
+    default the header is ignored.
     """
     config = uvicorn.Config(
         app, host=host, port=port, log_level=log_level, lifespan="on", timeout_graceful_shutdown=3,
-        access_log=False,
+        access_log=False, proxy_headers=bool(trusted_proxies), forwarded_allow_ips=trusted_proxies,
+        ssl_certfile=_ssl_files(tls)[0], ssl_keyfile=_ssl_files(tls)[1],
     )  # fmt: skip
     server = _GracefulServer(config, rearm)
     server.run()

@@ -269,7 +269,7 @@ async def changes_feed(ws: WebSocket) -> None:
     token, subprotocol = _token(ws)
     await ws.accept(subprotocol=subprotocol)
     try:
-        who = authenticate(ctx, token, Role.VIEWER)
+        who = authenticate(ctx, token, Role.VIEWER, ws.client.host if ws.client else "unknown")
         flt = build_filter(
             ctx.store, ws.query_params.get("line"), ws.query_params.get("station"), ws.query_params.get("tag")
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
+from pathlib import Path
 
 import pydantic
 import typer
@@ -46,6 +47,9 @@ COMMAND_MODULES = (
     "twin.cli.plan",  # demand, replan, plan show/diff, replanner, bench replan
     "twin.cli.viz",  # view, snapshot, bench viewer
     "twin.cli.serve",  # serve, bench api
+    "twin.cli.redisacl",  # redis acl
+    "twin.cli.trust",  # trust list/add/remove/reject (OPC UA trust lists)
+    "twin.cli.benchrel",  # bench failover, soak, scale
 )
 
 
@@ -57,10 +61,26 @@ def root(
     ),
     plant: str = typer.Option(None, "--plant", help="Plant id, when Redis holds several."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+    tls_ca: Path = typer.Option(
+        None, "--redis-tls-ca", envvar="REDIS_TLS_CA", help="CA (PEM) that signed the Redis server's cert."
+    ),
+    tls_cert: Path = typer.Option(
+        None, "--redis-tls-cert", envvar="REDIS_TLS_CERT", help="Client certificate (PEM) for Redis TLS."
+    ),
+    tls_key: Path = typer.Option(
+        None, "--redis-tls-key", envvar="REDIS_TLS_KEY", help="Its private key (PEM)."
+    ),
 ) -> None:
     """Digital twin of a software-defined factory."""
     try:
-        ctx.obj = Settings(redis_url=redis_url, plant=plant, verbose=verbose)
+        ctx.obj = Settings(
+            redis_url=redis_url,
+            plant=plant,
+            verbose=verbose,
+            redis_tls_ca=tls_ca,
+            redis_tls_cert=tls_cert,
+            redis_tls_key=tls_key,
+        )
     except pydantic.ValidationError as exc:
         err = exc.errors()[0]
         cause = (err.get("ctx") or {}).get("error")
@@ -71,7 +91,7 @@ def root(
         stream=sys.stderr,
     )
     # asyncua logs whole publish results at INFO.
-    for noisy in ("asyncua", "opcua", "trame", "wslink", "aiohttp.access"):
+    for noisy in ("asyncua", "opcua", "trame", "wslink", "aiohttp.access", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -80,7 +100,15 @@ for _mod in COMMAND_MODULES:
 
 
 #: Root options that every command accepts anywhere on the line (``twin status --redis-url URL``).
-GLOBAL_OPTIONS = {"--redis-url": True, "--plant": True, "--verbose": False, "-v": False}
+GLOBAL_OPTIONS = {
+    "--redis-url": True,
+    "--plant": True,
+    "--verbose": False,
+    "-v": False,
+    "--redis-tls-ca": True,
+    "--redis-tls-cert": True,
+    "--redis-tls-key": True,
+}
 
 
 def hoist_global_options(argv: list[str]) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import signal
@@ -18,7 +19,7 @@ from twin.cli.common import DEFAULT_CONFIG, console, fail, print_json, redis_url
 from twin.config import load_plant
 from twin.store import TwinStore
 
-__all__ = ["adapt", "bench_ingest"]
+__all__ = ["adapt", "bench_ingest", "keep_renewed_for"]
 
 log = logging.getLogger("twin.adapt")
 
@@ -55,6 +56,10 @@ def adapt(
         False, "--check", help="Resolve the mapping, print each tag's node/type/unit/value; write nothing."
     ),
     as_json: bool = typer.Option(False, "--json", help="With --check: the rows as JSON."),
+    pki: Path = typer.Option(
+        None, "--pki", envvar="TWIN_PKI_DIR", help="Certificate store: own cert (renewed), trusted, rejected."
+    ),
+    cert_check_s: float = typer.Option(3600.0, "--cert-check-s", hidden=True, help="Renewal check period."),
 ) -> None:
     """Mirror the plant's PLCs (OPC UA) into the Redis twin, reconnecting forever (SIGTERM stops cleanly)."""
     from adapters.opcua.runner import AdapterSet, Shard
@@ -62,7 +67,13 @@ def adapt(
     from twin.cli.opcua import client_security
 
     plant = load_plant(config)
-    sec = client_security(security_mode, cert, key, trust, user, password)
+    if pki is not None and (cert or key or trust):
+        fail("--pki holds the certificate, key and trust list: drop --cert/--key/--trust", code=2)
+    store_pki = _pki_store(pki)
+    if store_pki is not None:
+        sec = store_pki.client_security(security_mode, user, password)
+    else:
+        sec = client_security(security_mode, cert, key, trust, user, password)
     if check:
         _check(plant, _parse_endpoints(endpoint), sec, as_json)
         return
@@ -72,6 +83,7 @@ def adapt(
     opts = AdapterOptions(publish_interval_ms=publish_interval_ms, stale_after_s=stale_after_s, security=sec)
     store = TwinStore.from_url(url, plant.id)
     store.load_plant(plant)  # a no-op if this definition is loaded; refuses a different one clearly
+    store.check_ingest_access()  # a Redis user without the adapter's permissions: one clear error, now
     store.close()
     # A bounded, ordered buffer rides out Redis outages and replays on reconnect (docs/reliability.md).
     from adapters.opcua.buffer import OutageBuffer
@@ -89,7 +101,10 @@ def adapt(
         + (f" (shard {shard})" if shard else ""),
         highlight=False,
     )
-    if not asyncio.run(_run(aset, duration, buffer)):
+    renew = None
+    if store_pki is not None:
+        renew = functools.partial(keep_renewed_for, store_pki, aset, cert_check_s)
+    if not asyncio.run(_run(aset, duration, buffer, renew)):
         fail("Redis stayed unreachable at shutdown: buffered changes were not written")
 
 
@@ -124,13 +139,37 @@ def _check(plant: Any, endpoints: dict[str, str], sec: Any, as_json: bool) -> No
         fail(f"{len(bad)} of {len(rows)} tags cannot be mirrored (see the problem column)")
 
 
-async def _run(aset: Any, duration: float | None, buffer: Any = None) -> bool:
+def _pki_store(directory: Path | None) -> Any:
+    """The adapter's certificate store, its client certificate made or renewed now (None: no --pki)."""
+    if directory is None:
+        return None
+    from adapters.opcua.pki import PkiStore
+
+    store = PkiStore(directory)
+    if store.ensure_certificate():
+        log.warning("client certificate written to %s (trust it on the PLCs)", store.cert_path)
+    return store
+
+
+async def keep_renewed_for(pki: Any, aset: Any, check_s: float) -> None:
+    """Renew the client certificate when due; the adapters then reconnect with it."""
+    from adapters.opcua.pki import keep_renewed
+
+    def reconnect_all() -> None:
+        for a in aset.adapters:
+            a.reconnect()
+
+    await keep_renewed(pki, reconnect_all, check_s=check_s)
+
+
+async def _run(aset: Any, duration: float | None, buffer: Any = None, renew: Any = None) -> bool:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     aset.start()
+    renewer = asyncio.create_task(renew()) if renew is not None else None
 
     async def report() -> None:
         while not stop.is_set():
@@ -148,6 +187,8 @@ async def _run(aset: Any, duration: float | None, buffer: Any = None) -> bool:
     finally:
         stop.set()
         reporter.cancel()
+        if renewer is not None:
+            renewer.cancel()
         await aset.stop()
         flushed = True
         if buffer is not None:  # after the sinks flushed into it: replay what Redis has not got yet

@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from rich.console import Console
 
 from twin.embedded import EmbeddedRedis, port_free
+from twin.errors import StoreAccessError
 from twin.store import TwinStore
+from twin.store.urls import check_tls_files, with_tls
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -44,6 +46,10 @@ class Settings(BaseModel):
     redis_url: str | None = Field(default=None, description="Redis to use; None: an embedded one")
     plant: str | None = None
     verbose: bool = False
+    #: TLS files for a ``rediss://`` URL; folded into :attr:`redis_url`'s query, so one URL carries them.
+    redis_tls_ca: Path | None = None
+    redis_tls_cert: Path | None = None
+    redis_tls_key: Path | None = None
 
     @field_validator("redis_url")
     @classmethod
@@ -55,6 +61,20 @@ class Settings(BaseModel):
         if problem:
             raise ValueError(problem)
         return url
+
+    @model_validator(mode="after")
+    def _tls(self) -> Settings:
+        tls = (self.redis_tls_ca, self.redis_tls_cert, self.redis_tls_key)
+        if self.redis_url is None:
+            if any(tls):
+                raise ValueError("TLS files were given without a Redis URL: pass --redis-url rediss://HOST:PORT")
+            return self
+        try:
+            self.redis_url = with_tls(self.redis_url, *tls)
+            check_tls_files(self.redis_url)
+        except StoreAccessError as exc:
+            raise ValueError(str(exc)) from None
+        return self
 
 
 #: URL schemes the Redis client accepts.

@@ -85,13 +85,19 @@ def serve(
     writeback: bool = typer.Option(
         True, "--writeback/--no-writeback", help="Wire plan dispatch to the PLCs."
     ),
+    tls_cert: Path = typer.Option(None, "--tls-cert", help="Serve HTTPS: certificate chain (PEM)."),
+    tls_key: Path = typer.Option(None, "--tls-key", help="Serve HTTPS: its private key (PEM)."),
+    trusted_proxies: str = typer.Option(
+        None, "--trusted-proxies", help="Reverse proxies (IPs, comma-separated) whose X-Forwarded-For to use."
+    ),
 ) -> None:
-    """Serve the REST/WebSocket API (docs at /docs) on the twin in Redis."""
+    """Serve the REST/WebSocket API (docs at /docs) on the twin in Redis (HTTPS with --tls-cert/--tls-key)."""
     from twin.api import create_app
     from twin.api.auth import Role, new_token, parse_tokens
     from twin.api.server import SignalRearm, serve_forever
     from twin.api.wiring import scheduler_wiring
 
+    tls = _tls_files(tls_cert, tls_key)
     store = open_store(ctx)
     store.plant()  # fail early, with one line, if no plant is loaded
     cfg = api_settings(tokens, tokens_env)
@@ -119,10 +125,11 @@ def serve(
         )
         if stop_viewer is not None:
             console.print(f"web viewer on http://{host}:{vport}/", highlight=False)
-    console.print(f"API on http://{host}:{port} (docs: http://{host}:{port}/docs)", highlight=False)
-    console.print(f"web console on http://{host}:{port}/ (sign in with a token)", highlight=False)
+    scheme = "https" if tls else "http"
+    console.print(f"API on {scheme}://{host}:{port} (docs: {scheme}://{host}:{port}/docs)", highlight=False)
+    console.print(f"web console on {scheme}://{host}:{port}/ (sign in with a token)", highlight=False)
     try:
-        serve_forever(api, host, port, rearm=rearm)
+        serve_forever(api, host, port, rearm=rearm, tls=tls, trusted_proxies=trusted_proxies)
     finally:
         if stop_viewer is not None:
             stop_viewer()
@@ -141,6 +148,22 @@ def _rearmed(fn: Callable[[], Plan] | None, rearm: Callable[[], None]) -> Callab
             rearm()
 
     return run
+
+
+def _tls_files(cert: Path | None, key: Path | None) -> Any:
+    """The API's HTTPS files (None: plain HTTP); unusable ones end the command with one line, exit 2."""
+    from twin.api.server import ApiServerError, TlsFiles
+
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        fail("HTTPS needs both --tls-cert and --tls-key", code=2)
+    tls = TlsFiles(cert, key)
+    try:
+        tls.check()
+    except ApiServerError as exc:
+        fail(str(exc), code=2)
+    return tls
 
 
 def _writeback(store: Any) -> Any:

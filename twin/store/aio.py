@@ -8,7 +8,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import redis.asyncio as aredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from twin.changes import ChangeLike
 from twin.store.cluster import async_cluster_client, is_cluster_url
@@ -28,6 +32,7 @@ from twin.store.commands import (
 from twin.store.encoding import encode_batch
 from twin.store.errors import translate_errors
 from twin.store.keys import Keys
+from twin.store.urls import check_tls_files
 
 __all__ = ["WRITE_SCRIPT", "WRITE_SCRIPT_SHA", "AsyncTwinStore", "pack_live_writes"]
 
@@ -104,15 +109,20 @@ class AsyncTwinStore:
         # A plain (non-cluster, pooled) client takes each batch as one script call packed here, skipping
         # redis-py's per-argument packing and per-key replies, the biggest per-change costs of ingest.
         self._packable = isinstance(client, aredis.Redis) and getattr(client, "connection", None) is None
+        self._cluster = hasattr(client, "get_nodes")
 
     @classmethod
     def from_url(
         cls, url: str, plant_id: str, equipment_lines: Mapping[str, str], **kw: Any
     ) -> AsyncTwinStore:
         """Connect to ``redis://host:port/db``, or a cluster: ``redis+cluster://host:port[,host:port]``."""
+        check_tls_files(url)
         client: Any
         if is_cluster_url(url):
-            client = async_cluster_client(url, socket_timeout=10)
+            # Fail fast: while a master is down (until its replica is promoted), a write must fail at once so
+            # that the caller's outage buffer keeps every batch, instead of the client retrying with
+            # back-off while new values pile up and coalesce behind it (docs/reliability.md, "Failover").
+            client = async_cluster_client(url, socket_timeout=10, retry=Retry(NoBackoff(), 0))
         else:
             client = aredis.Redis.from_url(url, decode_responses=True, socket_timeout=10)
         return cls(client, plant_id, equipment_lines, **kw)
@@ -140,7 +150,12 @@ class AsyncTwinStore:
                     return str(await self._send_packed(pack_live_writes(*args, script=WRITE_SCRIPT) or b""))
             pipe = self.client.pipeline(transaction=False)
             queue_live_writes(pipe, *args)
-            res = await pipe.execute()
+            try:
+                res = await pipe.execute()
+            except (RedisConnectionError, RedisTimeoutError):
+                if self._cluster:  # a node is gone: learn the slots afresh on the next write (failover)
+                    await self.client.aclose()
+                raise
         return str(res[-1])
 
     async def _send_packed(self, payload: bytes) -> Any:

@@ -10,17 +10,38 @@ WATCH are only ever used on keys of one slot. See ``docs/reliability.md`` ("Redi
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis.asyncio.cluster as acluster
 import redis.cluster as scluster
 
 from twin.errors import StoreError
 
-__all__ = ["CLUSTER_SCHEMES", "async_cluster_client", "cluster_client", "is_cluster_url", "split_cluster_url"]
+__all__ = [
+    "CLUSTER_SCHEMES",
+    "REPLICAS_PARAM",
+    "async_cluster_client",
+    "cluster_client",
+    "is_cluster_url",
+    "split_cluster_url",
+    "wait_replicas",
+]
 
 #: URL schemes that select a cluster client.
 CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
+#: Query parameter of a cluster URL (ours, not redis-py's): how many replicas must have a plan, demand or
+#: switch change before the store reports it stored (``WAIT``), so that a failover cannot lose it.
+REPLICAS_PARAM = "replicas"
+
+
+def wait_replicas(url: str) -> int:
+    """The ``replicas=N`` of a cluster URL (0 if absent); a bad value is a :class:`StoreError`."""
+    for name, value in parse_qsl(urlsplit(url).query):
+        if name == REPLICAS_PARAM:
+            if not value.isdigit():
+                raise StoreError(f"{REPLICAS_PARAM}={value!r} in the Redis Cluster URL: want a number >= 0")
+            return int(value)
+    return 0
 
 
 def is_cluster_url(url: str) -> bool:
@@ -46,7 +67,8 @@ def split_cluster_url(url: str) -> tuple[str, list[tuple[str, int]]]:
             raise StoreError(f"bad seed node {item!r} in Redis Cluster URL: use host:port[,host:port...]")
         seeds.append((host.strip("[]"), int(port)))
     first = f"{auth}@{hosts.split(',')[0]}" if auth else hosts.split(",")[0]
-    return urlunsplit((scheme, first, parts.path, parts.query, parts.fragment)), seeds
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != REPLICAS_PARAM], safe="/")
+    return urlunsplit((scheme, first, parts.path, query, parts.fragment)), seeds
 
 
 def cluster_client(url: str, **kw: Any) -> scluster.RedisCluster:

@@ -8,6 +8,7 @@ issues the commands.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -19,7 +20,7 @@ from redis.exceptions import WatchError
 from twin.changes import STALE, Change, ChangeLike
 from twin.errors import NotFoundError, StoreError, ValidationError
 from twin.model import Equipment, Plan
-from twin.store.cluster import cluster_client, is_cluster_url
+from twin.store.cluster import cluster_client, is_cluster_url, wait_replicas
 from twin.store.commands import (
     AUDIT_MAXLEN,
     DEMAND_EVENTS_MAXLEN,
@@ -45,8 +46,11 @@ from twin.store.encoding import UPDATED_FIELD, encode_batch, live_tags, worst_qu
 from twin.store.errors import translate_errors
 from twin.store.graphstore import GraphStore
 from twin.store.streamids import FIRST_ID
+from twin.store.urls import check_tls_files, redact
 
 __all__ = ["TwinStore"]
+
+log = logging.getLogger(__name__)
 
 
 def _status_row(e: Equipment, raw: Mapping[str, str]) -> dict[str, Any]:
@@ -65,20 +69,49 @@ class TwinStore(GraphStore):
     """The twin in Redis, built around a client it is handed (``redis.Redis`` or ``RedisCluster``).
 
     Strings are decoded (the client must be created with ``decode_responses=True``; :meth:`from_url`
-    does that).
+    does that). With ``replicas`` > 0 (a cluster URL's ``replicas=N``), a plan, demand or write-back
+    switch change is only reported stored once that many replicas have it (``WAIT``): a failover right
+    after cannot lose it.
     """
+
+    def __init__(self, client: Any, plant_id: str | None = None, *, replicas: int = 0, **kw: Any) -> None:
+        super().__init__(client, plant_id, **kw)
+        self.replicas = replicas
+
+    def _replicated(self, key: str, what: str) -> None:
+        """Wait (1 s at most) until ``replicas`` replicas of ``key``'s master have what was just written."""
+        if self.replicas <= 0:
+            return
+        with translate_errors(f"waiting for replicas of {what}"):
+            node = self.client.get_node_from_key(key) if hasattr(self.client, "get_nodes") else None
+            kw = {"target_nodes": node} if node is not None else {}
+            acked = int(self.client.execute_command("WAIT", self.replicas, 1000, **kw))
+        if acked < self.replicas:
+            log.warning(
+                "%s is on the Redis master but only %d of %d replicas confirmed it within 1 s: "
+                "a failover now could lose it",
+                what,
+                acked,
+                self.replicas,
+            )
 
     @classmethod
     def from_url(cls, url: str, plant_id: str | None = None, **kw: Any) -> TwinStore:
-        """Connect to ``redis://host:port/db`` (or ``rediss://``), or a cluster: ``redis+cluster://h:p[,h:p]``."""
-        with translate_errors(f"connecting to {url}"):
+        """Connect to ``redis://host:port/db`` (or ``rediss://``), or a cluster: ``redis+cluster://h:p[,h:p]``.
+
+        TLS files come in the URL's query (``ssl_ca_certs``, ``ssl_certfile``, ``ssl_keyfile``); a file that
+        cannot be read is refused here, before connecting (:class:`~twin.errors.StoreAccessError`).
+        """
+        check_tls_files(url)
+        with translate_errors(f"connecting to {redact(url)}"):
             try:
                 if is_cluster_url(url):
                     client: Any = cluster_client(url, socket_timeout=10)
+                    kw.setdefault("replicas", wait_replicas(url))
                 else:
                     client = redis.Redis.from_url(url, decode_responses=True, socket_timeout=10)
             except (ValueError, TypeError) as exc:  # redis-py's URL parser: bad port, bad query parameter
-                raise StoreError(f"bad Redis URL {url!r}: {exc}") from exc
+                raise StoreError(f"bad Redis URL {redact(url)!r}: {exc}") from exc
         return cls(client, plant_id, **kw)
 
     # ----------------------------------------------------------------- live state
@@ -106,6 +139,22 @@ class TwinStore(GraphStore):
                 changes.append(Change(eq, tag, value, STALE, ts or now))
         self.write_changes(changes, source=source)
         return len(changes)
+
+    def check_ingest_access(self) -> None:
+        """Fail now, with what to fix, if this Redis user may not write live state and the change stream.
+
+        ``twin adapt`` calls it at start-up: a missing ACL permission is then one clear error instead of a
+        writer retrying forever. The probe writes nothing (a delete of an absent field, a trim to the
+        stream's own bound, an empty script).
+        """
+        eq = self.plant().equipment()[0]
+        with translate_errors("writing live state and the change stream (what `twin adapt` does)"):
+            pipe = self.client.pipeline(transaction=False)
+            pipe.hdel(self.keys.live(eq.line, eq.id), "_access_probe")
+            pipe.xtrim(self.keys.changes, maxlen=self.stream_maxlen, approximate=True)
+            if not hasattr(self.client, "get_nodes"):  # one node: the adapters write with a script
+                pipe.eval("return 0", 0)
+            pipe.execute()
 
     def read_tags(self, equipment: str) -> dict[str, tuple[Any, str, float]]:
         """Live tags of one equipment: tag -> ``(value, quality, source_ts)``."""
@@ -224,6 +273,7 @@ class TwinStore(GraphStore):
             fields = demand_event_fields(model, qty, actor, time.time())
             pipe.xadd(k.demand_events, fields, maxlen=DEMAND_EVENTS_MAXLEN, approximate=True)
             res = pipe.execute()
+        self._replicated(k.demand, f"demand of {model}")
         return str(res[-1])
 
     def demand_events(
@@ -278,9 +328,11 @@ class TwinStore(GraphStore):
                     if make_current:
                         pipe.set(k.plan_current, version)
                     pipe.execute()
-                    return version
+                    break
                 except WatchError:
                     continue
+        self._replicated(k.plan_current, f"plan v{version}")
+        return version
 
     def set_current_plan(self, version: int) -> None:
         """Make an already stored plan version the current one (accepting an earlier plan; API)."""
@@ -289,6 +341,7 @@ class TwinStore(GraphStore):
             if not self.client.exists(k.plan(version)):
                 raise NotFoundError(f"no plan version {version}")
             self.client.set(k.plan_current, version)
+        self._replicated(k.plan_current, f"the switch to plan v{version}")
 
     def current_plan_version(self) -> int | None:
         """The current plan's version, or None."""
@@ -341,6 +394,7 @@ class TwinStore(GraphStore):
         with translate_errors("setting the write-back switch"):
             self.client.set(self.keys.writeback, WRITEBACK_ON if enabled else WRITEBACK_OFF)
         self.append_audit(actor, "writeback.switch", {"enabled": enabled})
+        self._replicated(self.keys.writeback, "the write-back switch")
 
     def time_scale(self) -> float:
         """Plant seconds per wall-clock second of the live data: a simulated plant's speed, else 1."""

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from twin.errors import StoreError, TwinError, ValidationError
+from twin.errors import StoreAccessError, StoreError, TwinError, ValidationError
 from twin.model import Plan, PlanAssignment, Plant
 from twin.schedule.plant.check import check_plan_in_sim
 from twin.schedule.plant.plans import line_sequences
@@ -211,10 +211,13 @@ class Replanner:
         """Serve until ``stop`` is set: re-plan when demand moves beyond the threshold."""
         stop = stop or threading.Event()
         after = self.store.last_demand_event_id()
-        if self.pending():
-            self._trigger("demand differs from the current plan at start-up")
-        self.handled_event_id = after
+        owed = self.pending() and "demand differs from the current plan at start-up"
         while not stop.is_set():
+            if owed and not self._trigger(owed):  # a re-plan Redis interrupted is owed until it is stored
+                stop.wait(1.0)
+                continue
+            owed = ""
+            self.handled_event_id = after
             try:
                 batch = self.store.demand_events(after=after, count=1000, block_ms=block_ms)
                 if not batch:
@@ -226,10 +229,10 @@ class Replanner:
                 stop.wait(1.0)
                 continue
             if models:
-                self._trigger(f"demand changed: {', '.join(models)}")
-            self.handled_event_id = after
+                owed = f"demand changed: {', '.join(models)}"
 
-    def _trigger(self, reason: str) -> None:
+    def _trigger(self, reason: str) -> bool:
+        """Re-plan once; False if Redis failed meanwhile (the caller tries again), True otherwise."""
         try:
             out = self.replan_once(reason)
             log.info(
@@ -239,8 +242,14 @@ class Replanner:
                 out.kept_old,
                 out.replan_s,
             )
+        except StoreAccessError as exc:  # retrying cannot fix a permission or TLS problem: say so, once
+            log.error("re-plan failed: %s", exc)
+        except StoreError as exc:  # Redis away (a failover): the re-plan is owed until it is stored
+            log.error("re-plan interrupted, retrying when Redis is back: %s", exc)
+            return False
         except TwinError as exc:
             log.error("re-plan failed: %s", exc)
+        return True
 
 
 def _same(a: Plan, b: Plan) -> bool:
