@@ -45,6 +45,8 @@ COMMAND_MODULES = (
     "twin.cli.plan",  # demand, replan, plan show/diff, replanner, bench replan
     "twin.cli.viz",  # view, snapshot, bench viewer
     "twin.cli.serve",  # serve, bench api
+    "twin.cli.archive",  # archive
+    "twin.cli.history",  # kpi, history, bench history
 )
 
 

@@ -72,6 +72,12 @@ def serve(
     writeback: bool = typer.Option(
         True, "--writeback/--no-writeback", help="Wire plan dispatch to the PLCs."
     ),
+    data_dir: str = typer.Option(
+        None,
+        "--data-dir",
+        envvar="TWIN_DATA_DIR",
+        help="Archive to serve history and KPIs from (`twin archive`).",
+    ),
 ) -> None:
     """Serve the REST/WebSocket API (docs at /docs) on the twin in Redis."""
     from twin.api import create_app
