@@ -170,7 +170,7 @@ class ArchiveFs:
 
 
 def _check_driver(url: str) -> None:
-    """A protocol whose fsspec driver is not installed, as one clear error (fsspec would raise ImportError)."""
+    """A protocol whose fsspec driver is missing, as one clear error (fsspec would raise ImportError)."""
     proto = url.split("://", 1)[0] if "://" in url else "file"
     impl = known_implementations.get(proto)
     if proto in registry or impl is None:
