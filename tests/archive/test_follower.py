@@ -97,8 +97,11 @@ def test_kill9_of_the_follower_and_of_redis_mid_run_archive_every_change_once(
         writer.join(10)
         store = TwinStore.from_url(redis.url, mini_plant.id)
         last = store.change_stream_info()["last_id"]
-        wait_until("the follower reached the end of the stream", lambda: _checkpoint(data, mini_plant.id)
-                   .get("changes") == last, 60)  # fmt: skip
+        wait_until(
+            "the follower reached the end of the stream",
+            lambda: _checkpoint(data, mini_plant.id).get("changes") == last,
+            60,
+        )
         assert p.terminate(30) == 0, p.output()[-2000:]
         expected = stream_keys(store.change_range())
         got = archived_keys(data, mini_plant.id)
@@ -210,8 +213,12 @@ def test_demand_events_audit_entries_and_plans_are_archived(
     fs = ArchiveFs(str(tmp_path))
     store.set_demand("A", 7, actor="alice")
     store.append_audit("alice", "demand.set", {"model": "A"})
-    store.put_plan(Plan(reason="test", assignments=[PlanAssignment(resource="L1", model="A", quantity=3,
-                                                                   start_s=0, end_s=3600)]))  # fmt: skip
+    store.put_plan(
+        Plan(
+            reason="test",
+            assignments=[PlanAssignment(resource="L1", model="A", quantity=3, start_s=0, end_s=3600)],
+        )
+    )
     f = Follower(store, fs, mini_plant.id)
     f.catch_up()
     demand = pq.read_table(fs.files("demand", mini_plant.id)[0]).to_pylist()
@@ -232,6 +239,10 @@ def test_a_bad_data_dir_is_one_clear_error(tmp_path: Path) -> None:
 
     (tmp_path / "file").write_text("x")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "REDIS_URL": "redis://127.0.0.1:1/0"}
-    r = subprocess.run([TWIN, "archive", "--data-dir", str(tmp_path / "file" / "sub"), "--once"],
-                       capture_output=True, text=True, env=env)  # fmt: skip
+    r = subprocess.run(
+        [TWIN, "archive", "--data-dir", str(tmp_path / "file" / "sub"), "--once"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert r.returncode == 1 and "cannot create archive" in r.stderr and "Traceback" not in r.stderr, r.stderr

@@ -136,8 +136,10 @@ class Follower:
     def save_plant(self) -> None:
         """Keep the plant definition beside the data (KPIs need lines, shifts and cycle times)."""
         plant = self.source.plant()
-        self.fs.write_bytes(self.fs.path(plant_dir("_state", self.plant_id), "plant.json"),
-                            plant.model_dump_json(by_alias=True).encode())  # fmt: skip
+        self.fs.write_bytes(
+            self.fs.path(plant_dir("_state", self.plant_id), "plant.json"),
+            plant.model_dump_json(by_alias=True).encode(),
+        )
 
     # ------------------------------------------------------------------ the loop
     def run(self, stop: threading.Event) -> None:
@@ -187,6 +189,7 @@ class Follower:
 
     def catch_up(self) -> int:
         """Archive everything the streams hold now (no waiting), flush, and return the entries read."""
+        self.save_plant()
         total = 0
         while n := self._read_once():
             total += n

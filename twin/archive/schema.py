@@ -71,18 +71,41 @@ CHANGE_SCHEMA = pa.schema(
     ]
 )
 DEMAND_SCHEMA = pa.schema(
-    [("entry_ms", pa.int64()), ("entry_seq", pa.int32()), ("ts", pa.float64()), ("model", pa.string()),
-     ("qty", pa.int64()), ("actor", pa.string())]
-)  # fmt: skip
+    [
+        ("entry_ms", pa.int64()),
+        ("entry_seq", pa.int32()),
+        ("ts", pa.float64()),
+        ("model", pa.string()),
+        ("qty", pa.int64()),
+        ("actor", pa.string()),
+    ]
+)
 AUDIT_SCHEMA = pa.schema(
-    [("entry_ms", pa.int64()), ("entry_seq", pa.int32()), ("ts", pa.float64()), ("actor", pa.string()),
-     ("action", pa.string()), ("result", pa.string()), ("detail", pa.string())]
-)  # fmt: skip
+    [
+        ("entry_ms", pa.int64()),
+        ("entry_seq", pa.int32()),
+        ("ts", pa.float64()),
+        ("actor", pa.string()),
+        ("action", pa.string()),
+        ("result", pa.string()),
+        ("detail", pa.string()),
+    ]
+)
 PLAN_SCHEMA = pa.schema(
-    [("version", pa.int64()), ("created_at", pa.float64()), ("origin", pa.float64()), ("reason", pa.string()),
-     ("resource", pa.string()), ("model", pa.string()), ("quantity", pa.int64()), ("start_ts", pa.float64()),
-     ("end_ts", pa.float64()), ("lot", pa.string()), ("plan_json", pa.string())]
-)  # fmt: skip
+    [
+        ("version", pa.int64()),
+        ("created_at", pa.float64()),
+        ("origin", pa.float64()),
+        ("reason", pa.string()),
+        ("resource", pa.string()),
+        ("model", pa.string()),
+        ("quantity", pa.int64()),
+        ("start_ts", pa.float64()),
+        ("end_ts", pa.float64()),
+        ("lot", pa.string()),
+        ("plan_json", pa.string()),
+    ]
+)
 
 _KIND: dict[type, int] = {type(None): 0, bool: 1, int: 2, float: 3, str: 4}
 _NUMERIC = frozenset({bool, int, float})
@@ -135,9 +158,16 @@ def hour_slices(table: pa.Table) -> list[tuple[float, pa.Table]]:
         return []
     hours = pc.divide(table["ts_us"], _HOUR_US)  # integer division: the hour bucket
     t = table.append_column("_hour", hours).sort_by(
-        [("_hour", "ascending"), ("tag", "ascending"), ("equipment", "ascending"), ("ts_us", "ascending"),
-         ("entry_ms", "ascending"), ("entry_seq", "ascending"), ("pos", "ascending")]
-    )  # fmt: skip
+        [
+            ("_hour", "ascending"),
+            ("tag", "ascending"),
+            ("equipment", "ascending"),
+            ("ts_us", "ascending"),
+            ("entry_ms", "ascending"),
+            ("entry_seq", "ascending"),
+            ("pos", "ascending"),
+        ]
+    )
     h = t["_hour"].to_numpy()
     cuts = [0, *(np.flatnonzero(np.diff(h)) + 1).tolist(), len(h)]
     t = t.drop_columns(["_hour"])

@@ -144,8 +144,11 @@ def _print_status(fs: Any) -> None:
     for pid in fs.plants():
         cp = load_checkpoint(fs, pid)
         files = fs.files("changes", pid)
-        plants[pid] = {**cp.model_dump(exclude={"pending", "compaction"}), "files": len(files),
-                       "bytes": fs.size(files)}  # fmt: skip
+        plants[pid] = {
+            **cp.model_dump(exclude={"pending", "compaction"}),
+            "files": len(files),
+            "bytes": fs.size(files),
+        }
     print_json({"data_dir": fs.url, "plants": plants})
     if not plants:
         raise typer.Exit(1)
