@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -62,15 +63,18 @@ def create_app(
     dispatch: DispatchFn | None = None,
     diff: DiffFn | None = None,
     clock: Callable[[], float] = time.time,
+    archive: Any = None,
 ) -> FastAPI:
     """The API app around ``store``.
 
     ``replan`` (re-plan now, return the stored plan) and ``dispatch`` (push a plan version through the
     write-back channel) are wired in by the caller; without them those endpoints answer 503 with a reason.
-    ``diff`` describes plan changes (default: :func:`twin.schedule.plant.plans.plan_diff`).
+    ``diff`` describes plan changes (default: :func:`twin.schedule.plant.plans.plan_diff`). ``archive``
+    (a :class:`twin.archive.reader.ArchiveReader`) serves history beyond the change stream and KPIs
+    over weeks (``/api/v1/kpi/history``); without it those answer 503 with a reason.
     """
     from twin.api import ops
-    from twin.api.routers import admin, graph, kpi, plans, state
+    from twin.api.routers import admin, graph, history, kpi, plans, state
     from twin.api.ws import router as ws_router
 
     cfg = settings or ApiSettings()
@@ -82,6 +86,7 @@ def create_app(
         dispatch=dispatch,
         diff=diff,
         clock=clock,
+        archive=archive,
     )
     ctx.hub = ChangeHub(store, block_ms=cfg.ws_block_ms, queue_max=cfg.ws_queue_max)
 
@@ -101,7 +106,8 @@ def create_app(
     )
     app.state.ctx = ctx
     install_error_handlers(app)
-    for r in (ops.router, graph.router, state.router, kpi.router, plans.router, admin.router, ws_router):
+    routers = (ops.router, graph.router, state.router, history.router, kpi.router, plans.router, admin.router)
+    for r in (*routers, ws_router):
         app.include_router(r)
     app.add_middleware(BodySizeLimit, max_bytes=cfg.max_body_bytes)
     app.add_middleware(_CountResponses, counters=ctx.counters)

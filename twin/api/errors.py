@@ -15,7 +15,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from twin.errors import NotFoundError, StoreError, StoreUnavailableError, TwinError, ValidationError
+from twin.errors import (
+    ArchiveError,
+    NotFoundError,
+    StoreError,
+    StoreUnavailableError,
+    TwinError,
+    ValidationError,
+)
 
 __all__ = [
     "ERROR_RESPONSES",
@@ -106,6 +113,8 @@ def _status_of(exc: TwinError) -> tuple[int, str]:
         return 503, "store_unavailable"
     if isinstance(exc, StoreError):
         return 500, "store_error"
+    if isinstance(exc, ArchiveError):
+        return 503, "archive_error"
     return 400, "bad_request"
 
 

@@ -57,7 +57,7 @@ def plant_dir(table: str, plant_id: str) -> str:
 class ArchiveFs:
     """The archive's root on a filesystem: ``/data/archive``, ``file:///data/archive``, ``s3://b/p``."""
 
-    def __init__(self, url: str, **storage_options: Any) -> None:
+    def __init__(self, url: str, *, create: bool = True, **storage_options: Any) -> None:
         if not url:
             raise ArchiveError("the archive needs a data directory (--data-dir)")
         _check_driver(url)
@@ -69,6 +69,8 @@ class ArchiveFs:
         self.fs: Any = fs
         self.root = str(root).rstrip("/") or "/"
         self.local = isinstance(fs, LocalFileSystem)
+        if not create:
+            return
         try:
             self.fs.makedirs(self.root, exist_ok=True)
         except OSError as exc:
@@ -142,7 +144,7 @@ class ArchiveFs:
         out: set[str] = set()
         for table in ("changes", "_state"):
             base = self.path(table)
-            if not self.fs.exists(base):
+            if not self.fs.isdir(base):
                 continue
             for p in self.fs.ls(base, detail=False):
                 name = posixpath.basename(str(p).rstrip("/"))

@@ -63,10 +63,13 @@ class ArchiveReader:
         self.fs = fs
         if plant_id is None:
             plants = fs.plants()
-            if len(plants) != 1:
-                found = ", ".join(plants) or "none"
+            if not plants:
                 raise ArchiveError(
-                    f"{fs.url} holds the archives of several plants or none ({found}): pass --plant"
+                    f"no archive at {fs.url}: run `twin archive --data-dir {fs.url}` on the twin"
+                )
+            if len(plants) > 1:
+                raise ArchiveError(
+                    f"{fs.url} holds archives of several plants ({', '.join(plants)}): pass --plant"
                 )
             plant_id = plants[0]
         self.plant_id = plant_id

@@ -125,7 +125,7 @@ class _DemoRun:
     async def _start_api(self) -> None:
         host, port = self.opts.host, self.opts.port
         self.extras = await start_api(
-            self.store, self.sim.plant_with_endpoints(), self.sim.endpoints, host, port
+            self.store, self.sim.plant_with_endpoints(), self.sim.endpoints, host, port, self.opts.data_dir
         )
         if self.extras.api_server is not None and self.extras.api_server.started:
             self.urls.append(f"api http://{host}:{port}")

@@ -114,7 +114,8 @@ def serve(
                 rearm()  # CP-SAT resets SIGINT after a solve; keep Ctrl-C a clean shutdown
 
         replan = replan_then_rearm
-    api = create_app(store, cfg, replan=replan, dispatch=wiring.dispatch, diff=wiring.diff)
+    archive = _archive_reader(data_dir, store.plant_id) if data_dir else None
+    api = create_app(store, cfg, replan=replan, dispatch=wiring.dispatch, diff=wiring.diff, archive=archive)
     stop_viewer = None
     if viewer:
         vport = viewer_port or port + 1
@@ -160,3 +161,12 @@ def bench_api(
         f"{result['ws_changes_per_s_expected']:.0f} expected)",
         highlight=False,
     )
+
+
+def _archive_reader(data_dir: str, plant_id: str) -> Any:
+    """The archive the API serves history and KPIs from (created empty if the follower has not run yet)."""
+    from twin.archive import ArchiveFs
+    from twin.archive.reader import ArchiveReader
+    from twin.cli.archive import local_data_dir
+
+    return ArchiveReader(ArchiveFs(local_data_dir(data_dir)), plant_id)
