@@ -246,3 +246,17 @@ def test_a_bad_data_dir_is_one_clear_error(tmp_path: Path) -> None:
         env=env,
     )
     assert r.returncode == 1 and "cannot create archive" in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_values_of_every_json_type_come_back_as_written(
+    tmp_path: Path, store: TwinStore, mini_plant: Plant
+) -> None:
+    from twin.archive.reader import ArchiveReader
+
+    values = [1.25, 7, -3, True, False, None, "Running", 'say "hi", ok', [1, {"a": 2}], 2**40]
+    for i, v in enumerate(values):
+        store.write_changes([("L1-WELD", "alarm", v, "good", T0 + i)])
+    Follower(store, ArchiveFs(str(tmp_path)), mini_plant.id).catch_up()
+    page = ArchiveReader(ArchiveFs(str(tmp_path))).history("L1-WELD", "alarm", T0, T0 + 100)
+    got = [r.value for r in page.rows]
+    assert got == values and [type(v) for v in got] == [type(v) for v in values]

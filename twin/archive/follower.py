@@ -26,12 +26,12 @@ from twin.archive.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
+from twin.archive.decode import PayloadDecoder
 from twin.archive.layout import ArchiveFs, partition_of, plant_dir
 from twin.archive.maintenance import Maintenance, MaintenanceOptions, finish_compaction
 from twin.archive.schema import (
     RawEntry,
     audit_table,
-    change_table,
     demand_table,
     hour_slices,
     parquet_bytes,
@@ -105,6 +105,7 @@ class Follower:
         self.stats = FollowerStats()
         self.cp = load_checkpoint(fs, plant_id)
         self.maintenance = Maintenance(fs, plant_id, self.opts.maintenance)
+        self.decoder = PayloadDecoder()
         self._buffer: list[RawEntry] = []
         self._rows = 0
         self._read_after = self.cp.changes
@@ -229,7 +230,7 @@ class Follower:
         if not self._buffer:
             return
         entries, self._buffer, self._rows = self._buffer, [], 0
-        table = change_table(entries)
+        table = self.decoder.table(entries)
         first, upto = entries[0][0], entries[-1][0]
         files: list[tuple[str, Any]] = []
         for i, (hour, part) in enumerate(hour_slices(table)):

@@ -15,7 +15,8 @@ kind      value                  stored in
 5         list / object          ``text`` (compact JSON)
 ========  =====================  ==============================
 
-``ts_us`` is the PLC source time in microseconds (UTC epoch); ``entry_ms``/``entry_seq`` the stream id of
+Rows are made by :class:`twin.archive.decode.PayloadDecoder` (in DuckDB). ``ts_us`` is the PLC source
+time in microseconds (UTC epoch); ``entry_ms``/``entry_seq`` the stream id of
 the entry and ``pos`` the change's place in it: ``(entry_ms, entry_seq, pos)`` is unique, which is what
 "every change exactly once" is checked on. Files are sorted by tag, equipment and time with small row
 groups, so a query on a few tags (``state``, ``part_count``) skips the rest by row-group statistics.
@@ -27,7 +28,6 @@ import io
 import itertools
 import json
 from collections.abc import Sequence
-from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -44,7 +44,6 @@ __all__ = [
     "PLAN_SCHEMA",
     "RawEntry",
     "audit_table",
-    "change_table",
     "decode_value",
     "demand_table",
     "hour_slices",
@@ -107,9 +106,6 @@ PLAN_SCHEMA = pa.schema(
     ]
 )
 
-_KIND: dict[type, int] = {type(None): 0, bool: 1, int: 2, float: 3, str: 4}
-_NUMERIC = frozenset({bool, int, float})
-_SCALAR = frozenset({type(None), bool, int, float})
 _HOUR_US = 3_600_000_000
 _INT_ENCODING = {c: "DELTA_BINARY_PACKED" for c in ("entry_ms", "entry_seq", "pos", "ts_us")}
 
@@ -119,54 +115,14 @@ def _split_id(stream_id: str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
-def change_table(entries: Sequence[RawEntry]) -> pa.Table:
-    """The rows of some change-stream entries (stream order), with an ``hour`` column (source time)."""
-    ms: list[int] = []
-    seq: list[int] = []
-    pos: list[int] = []
-    src: list[str] = []
-    rows: list[list[Any]] = []
-    for sid, source, payload in entries:
-        batch = json.loads(payload)
-        n = len(batch)
-        if not n:
-            continue
-        m, s = _split_id(sid)
-        ms.extend(repeat(m, n))
-        seq.extend(repeat(s, n))
-        pos.extend(range(n))
-        src.extend(repeat(source, n))
-        rows.extend(batch)
-    if not rows:
-        return CHANGE_SCHEMA.empty_table()
-    eq, tag, vals, qual, ts = zip(*rows, strict=True)
-    kinds = [_KIND.get(type(v), 5) for v in vals]
-    nums = [float(v) if type(v) in _NUMERIC else None for v in vals]
-    texts = [v if type(v) is str else (None if type(v) in _SCALAR else json.dumps(v)) for v in vals]
-    ts_us = pc.cast(pc.round(pc.multiply(pa.array(ts, pa.float64()), 1e6)), pa.int64())
-    cols = [ms, seq, pos, src, eq, tag, ts_us, qual, kinds, nums, texts]
-    arrays = [
-        c if isinstance(c, pa.Array) else pa.array(c, f.type)
-        for c, f in zip(cols, CHANGE_SCHEMA, strict=True)
-    ]
-    return pa.Table.from_arrays(arrays, schema=CHANGE_SCHEMA)
-
-
 def hour_slices(table: pa.Table) -> list[tuple[float, pa.Table]]:
     """The table split by source hour (each slice sorted for its file), as ``(hour start epoch s, rows)``."""
     if table.num_rows == 0:
         return []
     hours = pc.divide(table["ts_us"], _HOUR_US)  # integer division: the hour bucket
+    # a stable sort: within a tag and equipment the rows stay in stream order
     t = table.append_column("_hour", hours).sort_by(
-        [
-            ("_hour", "ascending"),
-            ("tag", "ascending"),
-            ("equipment", "ascending"),
-            ("ts_us", "ascending"),
-            ("entry_ms", "ascending"),
-            ("entry_seq", "ascending"),
-            ("pos", "ascending"),
-        ]
+        [("_hour", "ascending"), ("tag", "ascending"), ("equipment", "ascending")]
     )
     h = t["_hour"].to_numpy()
     cuts = [0, *(np.flatnonzero(np.diff(h)) + 1).tolist(), len(h)]
