@@ -4,7 +4,7 @@ Definitions (the same as the live KPIs, :mod:`twin.kpi`, which is what ``kpi_mat
 history`` checks): per processing station and period, availability = Running / (observed - Off),
 performance = ideal cycle x parts / Running (capped at 1), quality = good parts / parts, OEE = their
 product; a line's figures are the means over its stations, its vehicles those leaving its last station (a
-cell block: the sum over its cells); the plant averages all stations and sums the lines' vehicles.
+cell block: its finishing cells); the plant averages all stations and sums the lines' vehicles.
 """
 
 from __future__ import annotations

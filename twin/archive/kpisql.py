@@ -26,7 +26,7 @@ import pyarrow as pa
 from twin.archive.kpimodels import DowntimeRow, EnergyRow, OeeRow, ReliabilityRow, ThroughputRow
 from twin.archive.periods import Period
 from twin.archive.reader import ArchiveReader
-from twin.kpi import ideal_cycles
+from twin.kpi import finishing_stations, ideal_cycles
 from twin.model import PROCESSING_TYPES, LineKind, Plant, StationState
 
 __all__ = ["KPI_TAGS", "KpiSession"]
@@ -111,8 +111,7 @@ lines AS (
          avg(performance) FILTER (WHERE proc) AS performance,
          avg(quality) FILTER (WHERE proc) AS quality, avg(oee) FILTER (WHERE proc) AS oee,
          avg(utilisation) FILTER (WHERE proc) AS utilisation,
-         CASE WHEN bool_or(cells) THEN sum(parts) FILTER (WHERE proc)
-              ELSE max(parts) FILTER (WHERE last_proc) END AS vehicles,
+         sum(parts) FILTER (WHERE last_proc) AS vehicles,
          sum(energy) AS energy
   FROM s GROUP BY pid, line
 ),
@@ -179,15 +178,15 @@ class KpiSession:
 
     def _static_tables(self) -> None:
         cycles = ideal_cycles(self.plant)
+        finishing = finishing_stations(self.plant)
         rows: dict[str, list[Any]] = defaultdict(list)
         for line in self.plant.lines:
-            procs = [e for e in line.equipment if e.type in PROCESSING_TYPES]
             for e in line.equipment:
                 rows["equipment"].append(e.id)
                 rows["line"].append(line.id)
                 rows["proc"].append(e.type in PROCESSING_TYPES)
                 rows["ideal"].append(cycles.get(e.id))
-                rows["last_proc"].append(bool(procs) and e.id == procs[-1].id and line.kind != LineKind.CELLS)
+                rows["last_proc"].append(e.id in finishing)
                 rows["cells"].append(line.kind == LineKind.CELLS)
         self.con.register("eqs", pa.table(rows))
         names = [s.value for s in StationState]
