@@ -36,6 +36,7 @@ from twin.archive.schema import (
     hour_slices,
     parquet_bytes,
     plan_table,
+    split_groups,
 )
 from twin.errors import StoreError
 from twin.model import Plan, Plant
@@ -233,9 +234,12 @@ class Follower:
         table = self.decoder.table(entries)
         first, upto = entries[0][0], entries[-1][0]
         files: list[tuple[str, Any]] = []
-        for i, (hour, part) in enumerate(hour_slices(table)):
-            name = f"part-{first}-{i}.parquet"
-            files.append((self.fs.path(plant_dir("changes", self.plant_id), partition_of(hour), name), part))
+        for i, (hour, rows) in enumerate(hour_slices(table)):
+            for group, part in split_groups(rows):
+                name = f"part-{first}-{i}-{group}.parquet"
+                files.append(
+                    (self.fs.path(plant_dir("changes", self.plant_id), partition_of(hour), name), part)
+                )
         self._commit("changes", files, upto)
         self.cp.changes = upto
         self.cp.archived_changes += table.num_rows

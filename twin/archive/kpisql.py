@@ -1,6 +1,7 @@
 """The KPI engine on the archive: SQL in DuckDB over the Parquet files, never a Python loop over changes.
 
-Three temporary tables carry the work (built once per query session over the range plus a look-back):
+The range's rows of the KPI tags are read from Parquet once (``chm``, in memory); three temporary tables
+carry the work (built once per query session over the range plus a look-back):
 
 - ``iv``: each station's state intervals (a state change lasts until the next one, ``lead()``), with the
   state as a name (the PLC's integer code or any-case name, as :func:`twin.kpi.state_name` reads it);
@@ -37,12 +38,14 @@ _COUNTERS = ("part_count", "scrap_count", "energy_kwh")
 _DOWN = ("Fault", "Blocked", "Starved")
 
 _PREPARE = """
+CREATE OR REPLACE TEMP TABLE chm AS
+SELECT equipment, tag, ts_us, entry_ms, entry_seq, pos, kind, num, text FROM ch;
 CREATE OR REPLACE TEMP TABLE iv AS
 WITH s AS (
   SELECT ch.equipment, ch.ts_us / 1e6 AS ts, ch.entry_ms, ch.entry_seq, ch.pos,
          CASE WHEN ch.kind = 4 THEN coalesce(sn.name, ch.text)
               WHEN ch.kind IN (2, 3) AND ch.num = floor(ch.num) THEN sc.name END AS state
-  FROM ch
+  FROM chm ch
   LEFT JOIN states sn ON ch.kind = 4 AND lower(trim(ch.text)) = sn.lname
   LEFT JOIN states sc ON ch.kind IN (2, 3) AND ch.num = sc.code
   WHERE ch.tag = 'state'
@@ -54,7 +57,7 @@ FROM s;
 CREATE OR REPLACE TEMP TABLE cinc AS
 SELECT equipment, tag, ts_us / 1e6 AS ts, num,
        num - lag(num) OVER (PARTITION BY equipment, tag ORDER BY ts_us, entry_ms, entry_seq, pos) AS delta
-FROM ch WHERE tag IN ('part_count', 'scrap_count', 'energy_kwh') AND kind IN (2, 3) AND isfinite(num);
+FROM chm WHERE tag IN ('part_count', 'scrap_count', 'energy_kwh') AND kind IN (2, 3) AND isfinite(num);
 """
 
 _STATIONS = """

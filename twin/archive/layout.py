@@ -2,7 +2,8 @@
 
 Layout under the archive root (the same on a local disk, ``file://`` or an object store)::
 
-    changes/plant=P/date=YYYY-MM-DD/hour=HH/part-<first stream id>-<n>.parquet   value changes
+    changes/plant=P/date=YYYY-MM-DD/hour=HH/part-<first id>-<n>-e.parquet   changes of event tags
+    changes/plant=P/date=YYYY-MM-DD/hour=HH/part-<first id>-<n>-s.parquet   periodic samples
     demand/plant=P/date=YYYY-MM-DD/part-<first id>.parquet                       demand events
     audit/plant=P/date=YYYY-MM-DD/part-<first id>.parquet                        audit entries
     plans/plant=P/part-v<version>.parquet                                         plan versions (lots)

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 from twin.archive.checkpoint import Checkpoint, Compaction, save_checkpoint
 from twin.archive.layout import ArchiveFs
-from twin.archive.schema import hour_slices, parquet_bytes
+from twin.archive.schema import group_of, hour_slices, parquet_bytes
 
 __all__ = ["Maintenance", "MaintenanceOptions", "finish_compaction", "read_parquet"]
 
@@ -103,17 +103,17 @@ class Maintenance:
 
     def compact(self, cp: Checkpoint, closed_before: float) -> Checkpoint:
         """Merge the files of every hour partition that ended before ``closed_before``."""
-        by_dir: dict[str, list[str]] = defaultdict(list)
+        by_dir: dict[tuple[str, str], list[str]] = defaultdict(list)
         for p in self.fs.files("changes", self.plant_id):
-            by_dir[posixpath.dirname(p)].append(p)
-        for folder, files in sorted(by_dir.items()):
+            by_dir[(posixpath.dirname(p), group_of(p) or "")].append(p)
+        for (folder, group), files in sorted(by_dir.items()):
             end = _partition_end(files[0])
             if end is None or end > closed_before or len(files) < self.opts.min_files:
                 continue
-            cp = self._merge(cp, folder, files)
+            cp = self._merge(cp, folder, files, group)
         return cp
 
-    def _merge(self, cp: Checkpoint, folder: str, files: list[str]) -> Checkpoint:
+    def _merge(self, cp: Checkpoint, folder: str, files: list[str], group: str) -> Checkpoint:
         tables = [(p, read_parquet(self.fs, p)) for p in files]
         good = [(p, t) for p, t in tables if t is not None]  # broken files stay where they are (skipped)
         if len(good) < 2:
@@ -121,7 +121,8 @@ class Maintenance:
         merged = pa.concat_tables([t for _p, t in good])
         (_hour, merged), *_rest = hour_slices(merged)  # one hour: re-sorted as one file
         first = posixpath.basename(good[0][0]).split("-")[1:3]
-        target = posixpath.join(folder, f"part-{'-'.join(first)}-c{uuid.uuid4().hex[:8]}.parquet")
+        suffix = f"-{group}" if group else ""
+        target = posixpath.join(folder, f"part-{'-'.join(first)}-c{uuid.uuid4().hex[:8]}{suffix}.parquet")
         cp.compaction = Compaction(target=target, sources=[p for p, _t in good], rows=merged.num_rows)
         save_checkpoint(self.fs, self.plant_id, cp)
         self.fs.write_bytes(target, parquet_bytes(merged))

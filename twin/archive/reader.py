@@ -18,7 +18,7 @@ import duckdb
 import pyarrow as pa
 
 from twin.archive.layout import ArchiveFs, plant_dir
-from twin.archive.schema import CHANGE_SCHEMA, PLAN_SCHEMA, decode_value
+from twin.archive.schema import CHANGE_SCHEMA, EVENT_TAGS, PLAN_SCHEMA, decode_value, group_of
 from twin.errors import ArchiveError, ValidationError
 from twin.model import Plant
 
@@ -90,8 +90,11 @@ class ArchiveReader:
         return self._plant
 
     # ------------------------------------------------------------------ files
-    def files(self, table: str, start: float | None = None, end: float | None = None) -> list[str]:
-        """Whole files of ``table`` whose partition overlaps ``[start, end)`` (hour or day partitions)."""
+    def files(
+        self, table: str, start: float | None = None, end: float | None = None, *, events_only: bool = False
+    ) -> list[str]:
+        """Whole files of ``table`` whose partition overlaps ``[start, end)`` (hour or day partitions);
+        with ``events_only`` only the change files of event tags (:data:`~twin.archive.schema.EVENT_TAGS`)."""
         base = self.fs.path(plant_dir(table, self.plant_id))
         try:
             found = self.fs.fs.find(base, detail=True) if self.fs.fs.exists(base) else {}
@@ -102,6 +105,8 @@ class ArchiveReader:
         for path, info in sorted(found.items()):
             name = posixpath.basename(path)
             if not (name.startswith("part-") and name.endswith(".parquet")):
+                continue
+            if events_only and group_of(name) == "s":
                 continue
             hour = _hour_of(path)
             if hour is not None and start is not None and hour + span <= start:
@@ -148,7 +153,8 @@ class ArchiveReader:
     ) -> None:
         """View ``ch``: the changes with source time in ``[start, end)`` (only ``tags`` if given), good,
         uncertain or stale (``bad`` values carry no information)."""
-        self.view(con, "ch_all", "changes", self.files("changes", start, end))
+        events = tags is not None and set(tags) <= set(EVENT_TAGS)
+        self.view(con, "ch_all", "changes", self.files("changes", start, end, events_only=events))
         where = "ts_us >= $lo AND ts_us < $hi AND quality <> 'bad'"
         if tags:
             where += " AND tag IN (" + ", ".join(f"'{t}'" for t in tags if t.isidentifier()) + ")"

@@ -41,14 +41,18 @@ __all__ = [
     "AUDIT_SCHEMA",
     "CHANGE_SCHEMA",
     "DEMAND_SCHEMA",
+    "EVENT_TAGS",
+    "GROUPS",
     "PLAN_SCHEMA",
     "RawEntry",
     "audit_table",
     "decode_value",
     "demand_table",
+    "group_of",
     "hour_slices",
     "parquet_bytes",
     "plan_table",
+    "split_groups",
 ]
 
 #: One change-stream entry as the archive reads it: ``(stream id, source, JSON payload)``.
@@ -128,6 +132,28 @@ def hour_slices(table: pa.Table) -> list[tuple[float, pa.Table]]:
     cuts = [0, *(np.flatnonzero(np.diff(h)) + 1).tolist(), len(h)]
     t = t.drop_columns(["_hour"])
     return [(float(h[a]) * 3600.0, t.slice(a, b - a)) for a, b in itertools.pairwise(cuts)]
+
+
+#: Tags whose changes are events (state, counters): kept in their own files (``-e``), apart from the
+#: periodic samples (energy, power, cycle times, levels, extra tags: ``-s``) that make up most rows, so
+#: the KPI queries read a tenth of the data.
+EVENT_TAGS = ("state", "part_count", "scrap_count", "model", "alarm")
+#: File groups of the ``changes`` table: events and samples.
+GROUPS = ("e", "s")
+
+
+def split_groups(table: pa.Table) -> list[tuple[str, pa.Table]]:
+    """The rows of events and of samples (either may be empty; empty ones are left out)."""
+    is_event = pc.is_in(table["tag"], value_set=pa.array(EVENT_TAGS))
+    parts = [("e", table.filter(is_event)), ("s", table.filter(pc.invert(is_event)))]
+    return [(g, t) for g, t in parts if t.num_rows]
+
+
+def group_of(path: str) -> str | None:
+    """The group of a change file from its name (``part-...-e.parquet``), None for other names."""
+    stem = path.rsplit("/", 1)[-1].removesuffix(".parquet")
+    g = stem.rsplit("-", 1)[-1]
+    return g if g in GROUPS else None
 
 
 def parquet_bytes(table: pa.Table, *, row_group_size: int = 8192, level: int = 6) -> bytes:
