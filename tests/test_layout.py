@@ -31,6 +31,7 @@ DOMAIN = (
     "twin.sim",
     "twin.schedule.jobshop",
     "twin.schedule.plant",
+    "twin.archive",
 )
 FORBIDDEN_IN_DOMAIN = ("redis", "twin.store", "twin.api", "twin.cli", "asyncua", "opcua", "pyvista", "vtk",
                        "adapters", "viz", "benchmarks")

@@ -19,6 +19,7 @@ import yaml
 
 from twin.errors import ConfigError
 from twin.model import (
+    ANY_MODEL,
     PROCESSING_TYPES,
     EdgeKind,
     Equipment,
@@ -353,23 +354,31 @@ def _check_models(plant: Plant, eq_index: dict[str, str], fail: Fail) -> list[st
 
 
 def _check_changeovers(plant: Plant, model_ids: list[str], fail: Fail) -> None:
-    """Changeovers between known, different models, each pair once; the default is finite."""
-    pairs: dict[tuple[str, str], int] = {}
+    """Changeovers between known (or ``*``), different models at known operations, each pair and
+    operation set once; the default is finite."""
+    pairs: dict[tuple[str, str, tuple[str, ...] | None], int] = {}
+    known_ops = {op for e in plant.equipment() for op in e.operations}
     for ci, c in enumerate(plant.changeovers):
         for end, ref in (("from", c.from_model), ("to", c.to_model)):
-            if ref not in model_ids:
+            if ref not in model_ids and ref != ANY_MODEL:
                 fail(f"changeovers[{ci}].{end}", f"unknown model {ref!r}")
-        if c.from_model == c.to_model:
+        for oi, op in enumerate(c.operations or []):
+            if op not in known_ops:
+                fail(f"changeovers[{ci}].operations[{oi}]", f"no station runs operation {op!r}")
+        if c.operations is not None and not c.operations:
+            fail(f"changeovers[{ci}].operations", "must name at least one operation (leave it out for all)")
+        if c.from_model == c.to_model and c.from_model != ANY_MODEL:
             fail(f"changeovers[{ci}]", f"changeover from {c.from_model!r} to itself (it is always 0 s)")
         if not math.isfinite(c.seconds):
             fail(f"changeovers[{ci}].seconds", f"must be a finite number (got {c.seconds})")
-        if (c.from_model, c.to_model) in pairs:
+        key = (c.from_model, c.to_model, tuple(sorted(c.operations)) if c.operations is not None else None)
+        if key in pairs:
             fail(
                 f"changeovers[{ci}]",
                 f"changeover {c.from_model!r} -> {c.to_model!r} is already given at "
-                f"changeovers[{pairs[(c.from_model, c.to_model)]}]",
+                f"changeovers[{pairs[key]}]",
             )
-        pairs[(c.from_model, c.to_model)] = ci
+        pairs[key] = ci
     if not math.isfinite(plant.default_changeover_s):
         fail("default_changeover_s", f"must be a finite number (got {plant.default_changeover_s})")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "ArchiveError",
     "ConfigError",
     "EmbeddedRedisError",
     "NoFreePortError",
@@ -64,3 +65,7 @@ class EmbeddedRedisError(TwinError):
 
 class NoFreePortError(TwinError):
     """No free TCP port (or run of consecutive ports) was found for a server we start."""
+
+
+class ArchiveError(TwinError):
+    """The history archive could not be read or written (bad path, unreadable files, bad query range)."""

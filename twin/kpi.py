@@ -8,14 +8,15 @@ entries in). Definitions, per processing station over a window ``[start, end)``:
 - *utilisation* = time ``Running`` / observed time;
 - *availability* = time ``Running`` / (observed time - time ``Off``) (planned production time);
 - *performance* = ideal cycle time x parts / time ``Running`` (capped at 1), the ideal cycle time being the
-  shortest routing cycle of any operation the station can run;
+  nominal time a car of the station's fastest model takes there (:func:`ideal_cycles`);
 - *quality* = good parts / parts; the simulated PLCs report no scrap, so it is 1 unless a ``scrap_count``
   tag exists;
 - *OEE* = availability x performance x quality;
 - *vehicles* = increase of ``part_count`` (counter resets, e.g. a PLC restart, are handled);
 - *energy* = increase of ``energy_kwh``; *kWh per vehicle* = energy / vehicles.
 
-A line's vehicles are those leaving its last processing station (flow lines) or the sum over its cells; its
+A line's vehicles are those leaving its last processing station (flow lines) or its finishing cells
+(:func:`finishing_stations`); its
 energy is the sum over all its equipment; utilisation, availability, performance and OEE are the means over
 its processing equipment with data. The plant sums lines' vehicles and energy and averages the rest.
 """
@@ -151,12 +152,42 @@ def _is_number(v: Any) -> bool:
 
 
 def ideal_cycles(plant: Plant) -> dict[str, float]:
-    """Shortest routing cycle time of any operation each processing station can run."""
+    """Ideal cycle time of each processing station: the nominal time one car of its fastest model takes
+    there, i.e. the routing steps it runs for that model summed (a cell running body, paint or assembly
+    steps does them all per car); a step that k stations of one flow line can run is shared (cycle / k),
+    as the flow model and the scheduler share it."""
     out: dict[str, float] = {}
+    line_of = {e.id: line for line in plant.lines for e in line.equipment}
     for model in plant.models:
+        per_car: dict[str, float] = defaultdict(float)
         for step in model.routing:
-            for e in plant.eligible(step):
-                out[e.id] = min(out.get(e.id, math.inf), step.cycle_s)
+            eligible = plant.eligible(step)
+            for e in eligible:
+                line = line_of[e.id]
+                k = 1 if line.kind == LineKind.CELLS else sum(1 for x in eligible if line_of[x.id] is line)
+                per_car[e.id] += step.cycle_s / k
+        for eid, t in per_car.items():
+            out[eid] = min(out.get(eid, math.inf), t)
+    return out
+
+
+def finishing_stations(plant: Plant) -> set[str]:
+    """Where cars leave each line: a flow line's last processing station; in a cell block, the cells that
+    run the last step of some model's routing there (a car passes several cells; it is counted once)."""
+    out: set[str] = set()
+    for line in plant.lines:
+        procs = [e for e in line.equipment if e.type in PROCESSING_TYPES]
+        if line.kind != LineKind.CELLS:
+            out.update(e.id for e in procs[-1:])
+            continue
+        ids = {e.id for e in procs}
+        for model in plant.models:
+            steps = [s for s in model.routing if s.lines is None or line.id in s.lines]
+            for step in reversed(steps):
+                cells = [e.id for e in plant.eligible(step) if e.id in ids]
+                if cells:
+                    out.update(cells)
+                    break
     return out
 
 
@@ -285,12 +316,8 @@ def compute_kpis(
     lines: dict[str, Kpi] = {}
     for line in plant.lines:
         procs = [e for e in line.equipment if e.type in PROCESSING_TYPES]
-        if not procs:
-            vehicles = None
-        elif line.kind == LineKind.CELLS:
-            vehicles = _sum(stations[e.id].vehicles for e in procs)
-        else:
-            vehicles = stations[procs[-1].id].vehicles
+        last = finishing_stations(plant)
+        vehicles = _sum(stations[e.id].vehicles for e in procs if e.id in last) if procs else None
         agg = _aggregate("line", line.id, [stations[e.id] for e in procs], vehicles, start, end)
         # energy counts every piece of equipment of the line, not just the processing ones
         agg.energy_kwh = _sum(stations[e.id].energy_kwh for e in line.equipment)

@@ -16,6 +16,7 @@ from twin.strict import Strict
 from twin.tagsource import TagSource
 
 __all__ = [
+    "ANY_MODEL",
     "BUFFER_TAGS",
     "PROCESSING_TYPES",
     "SIM_NAMESPACE_URI",
@@ -269,12 +270,25 @@ class ProductModel(Strict):
     routing: list[OperationStep] = Field(min_length=1)
 
 
+#: A changeover's ``from`` / ``to`` that matches every model.
+ANY_MODEL = "*"
+
+
 class Changeover(Strict):
-    """Time to switch a station from one model to another (sequence-dependent)."""
+    """Time to switch a station from one model to another (sequence-dependent).
+
+    ``operations`` limits it to the stations that run one of them (a paint booth's colour change, a body
+    shop's framing jig); without it every station pays it. ``from`` / ``to`` may be ``"*"`` (any model).
+    """
 
     from_model: str = Field(alias="from")
     to_model: str = Field(alias="to")
     seconds: float = Field(ge=0)
+    operations: list[str] | None = None
+
+    def matches(self, from_model: str, to_model: str) -> bool:
+        """True if this changeover applies to a switch from ``from_model`` to ``to_model``."""
+        return self.from_model in (from_model, ANY_MODEL) and self.to_model in (to_model, ANY_MODEL)
 
 
 class Shift(Strict):
@@ -322,13 +336,24 @@ class Plant(Strict):
         return {m.id: m for m in self.models}
 
     def changeover_s(self, from_model: str | None, to_model: str) -> float:
-        """Changeover time between two models (0 for the same model or from nothing)."""
+        """Changeover time of a line between two models: the longest of its stations' (0 for the same
+        model or from nothing; ``default_changeover_s`` for a pair no changeover lists)."""
         if from_model is None or from_model == to_model:
             return 0.0
-        for c in self.changeovers:
-            if c.from_model == from_model and c.to_model == to_model:
-                return c.seconds
-        return self.default_changeover_s
+        listed = [c.seconds for c in self.changeovers if c.matches(from_model, to_model)]
+        return max(listed) if listed else self.default_changeover_s
+
+    def station_changeover_s(self, equipment: Equipment, from_model: str | None, to_model: str) -> float:
+        """Changeover time of one station: the longest listed changeover of the pair that applies to its
+        operations; 0 if the pair is listed only for other operations; else ``default_changeover_s``."""
+        if from_model is None or from_model == to_model:
+            return 0.0
+        listed = [c for c in self.changeovers if c.matches(from_model, to_model)]
+        if not listed:
+            return self.default_changeover_s
+        ops = set(equipment.operations)
+        applies = (c.seconds for c in listed if c.operations is None or ops & set(c.operations))
+        return max(applies, default=0.0)
 
     def eligible(self, step: OperationStep) -> list[Equipment]:
         """Processing equipment that can run ``step``, in config order."""

@@ -13,6 +13,8 @@ import pytest
 from tests.conftest import MINI_PLANT
 from twin.api import ApiServerHandle, ApiSettings, create_app, run_api_in_thread
 from twin.api.auth import Role, new_token, parse_tokens
+from twin.archive import ArchiveFs, Follower
+from twin.archive.reader import ArchiveReader
 from twin.config import load_plant
 from twin.embedded import EmbeddedRedis
 from twin.model import Plan, PlanAssignment
@@ -77,11 +79,14 @@ def api_redis() -> Iterator[EmbeddedRedis]:
 
 
 @pytest.fixture(scope="module")
-def api_env(api_redis: EmbeddedRedis) -> Iterator[ApiEnv]:
-    """The mini plant in a clean Redis, served by the API with a re-planner and a dispatcher wired in."""
+def api_env(api_redis: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiEnv]:
+    """The mini plant in a clean Redis, served by the API with a re-planner, a dispatcher and a history
+    archive wired in."""
     store = TwinStore.from_url(api_redis.url)
     store.client.flushall()
     store.load_plant(load_plant(MINI_PLANT))
+    data = ArchiveFs(str(tmp_path_factory.mktemp("archive")))
+    Follower(store, data, store.plant_id).catch_up()
     tokens, text = make_tokens()
     dispatched: list[int] = []
 
@@ -95,6 +100,7 @@ def api_env(api_redis: EmbeddedRedis) -> Iterator[ApiEnv]:
         replan=lambda: simple_replan(store),
         propose=lambda: simple_replan(store, propose=True),
         dispatch=dispatch,
+        archive=ArchiveReader(data, store.plant_id),
     )
     server = run_api_in_thread(app)
     try:

@@ -84,17 +84,21 @@ def test_healthcheck_command_is_valid_python() -> None:
 def test_compose_has_the_services_and_official_redis() -> None:
     doc = compose()
     services = doc["services"]
-    assert {"redis", "simulator", "adapter-1", "adapter-2", "api"} <= set(services)
+    assert {"redis", "simulator", "adapter-1", "adapter-2", "archive", "api"} <= set(services)
     assert services["redis"]["image"].split(":")[0] == "redis"  # the official image
     assert "build" not in services["redis"]
     for name, svc in twin_services(doc).items():
         assert svc["build"]["dockerfile"] == "docker/Dockerfile", name
         assert (Path(ROOT / "docker") / svc["build"]["context"]).resolve() == ROOT, name
         assert svc["environment"]["REDIS_URL"] == "redis://redis:6379/0", name
-    assert "redis-data" in doc["volumes"]
+    assert {"redis-data", "archive-data"} <= set(doc["volumes"])
+    archive_dir = option(services["archive"]["command"], "--data-dir")[0]
+    assert option(services["api"]["command"], "--data-dir") == [archive_dir]  # history beyond the stream
+    mounts = {n: {v.split(":")[1] for v in s.get("volumes", [])} for n, s in services.items()}
+    assert any(archive_dir.startswith(m) for m in mounts["archive"]), mounts["archive"]
 
 
-@pytest.mark.parametrize("name", ["init", "simulator", "adapter-1", "adapter-2", "api"])
+@pytest.mark.parametrize("name", ["init", "simulator", "adapter-1", "adapter-2", "archive", "api"])
 def test_every_command_is_a_real_twin_command(name: str) -> None:
     svc = compose()["services"][name]
     ctx = parse_twin(local_args(svc["command"]))

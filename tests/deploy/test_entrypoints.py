@@ -63,16 +63,19 @@ def test_compose_services_run_as_processes(tmp_path: Path) -> None:
             init = subprocess.run([TWIN, *pm.args(services["init"]["command"])], env=env, capture_output=True,
                                   text=True, timeout=120)  # fmt: skip
             assert init.returncode == 0, init.stderr
-            for name in ("simulator", "adapter-1", "adapter-2", "api"):
+            for name in ("simulator", "adapter-1", "adapter-2", "archive", "api"):
                 args = pm.args(services[name]["command"])
                 if name == "api":  # the viewer is covered by its own suite
                     i = args.index("--viewer-port")
                     args[i : i + 2] = ["--no-viewer"]
+                if "--data-dir" in args:  # the archive volume: a directory of this test
+                    args[args.index("--data-dir") + 1] = str(tmp_path / "archive")
                 procs[name] = Proc(
                     [TWIN, *args], tmp_path / f"{name}.out", env={"REDIS_URL": redis.url}
                 ).start()
             for name, p in procs.items():
-                test = services[name]["healthcheck"]["test"]
+                test = [str(tmp_path / "archive") if w.startswith("/data/") else w
+                        for w in services[name]["healthcheck"]["test"]]  # fmt: skip
                 healthy = lambda t=test, p=p: run_healthcheck(t, pm, env) or not p.alive()  # noqa: E731
                 wait_until(f"{name} healthy", healthy, 150, interval=1.0)
                 assert p.alive(), f"{name} died: {p.output()[-2000:]}"
@@ -90,7 +93,9 @@ def test_compose_services_run_as_processes(tmp_path: Path) -> None:
                 (r["id"], r["quality"]) for r in rows if r["quality"] not in ("good", "uncertain")
             ]
             store.client.close()
-            for name in ("adapter-1", "adapter-2", "api", "simulator"):
+            files = lambda: list((tmp_path / "archive" / "changes").rglob("part-*.parquet"))  # noqa: E731
+            wait_until("the archive service wrote Parquet files", files, 60, interval=0.5)
+            for name in ("adapter-1", "adapter-2", "archive", "api", "simulator"):
                 code = procs[name].terminate(timeout=40)
                 assert code == 0, f"{name} exited {code} on SIGTERM: {procs[name].output()[-2000:]}"
         finally:

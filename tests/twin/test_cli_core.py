@@ -95,16 +95,16 @@ def test_graph_commands_on_demo(redis_url: str) -> None:
     route = json.loads(twin("graph", "route", "--model", "HATCH", "--json", redis_url=redis_url).stdout)
     assert [(r["lines"], r["bottleneck"]) for r in route["routes"]] == [
         (["L2"], "L2-EOL"),
-        (["C"], "C-ASSY1"),
+        (["C"], "C-EOL1"),  # fluids, alignment and inspection: the cell block's slowest stage
     ]
     text = twin("graph", "route", "--model", "EV-SUV", redis_url=redis_url).stdout
-    assert "route 1: L1  takt 72.0 s (bottleneck L1-MA" in text and "route 3: C  takt 95.3 s" in text
+    assert "route 1: L1  takt 58.0 s (bottleneck L1-MA" in text and "route 3: C  takt 79.0 s" in text
     bn = json.loads(twin("graph", "bottleneck", "--json", redis_url=redis_url).stdout)
-    assert bn["plant"]["station"] == "C-ASSY1"
+    assert bn["plant"]["station"] == "C-EOL1"
     assert {k: v["station"] for k, v in bn["lines"].items()} == {
         "L1": "L1-MA",
-        "L2": "L2-EOL",
-        "C": "C-ASSY1",
+        "L2": "L2-MA",
+        "C": "C-EOL1",
     }
     # live: a fault on L2 makes it the plant's bottleneck
     TwinStore.from_url(redis_url).write_changes([("L2-PR", "state", "Fault", "good", time.time())])

@@ -9,13 +9,13 @@ takt 90 s at L2-PAINT; in the cell block every step may run on C-1 or C-2, so ea
 Design bottlenecks: L1-PAINT 90 (A), L2-PAINT 90 (B), C-1 105; plant: C-1.
 
 Demo plant. Each flow line has one station per operation; the cells share work.
-EV-SUV: L1 and L2 takt 72 s at the marriage station; cells: assembly cells carry
-(66 + 60 + 72 + 48 + 40) / 3 = 286/3 = 95.33 s, more than body (58+62+55+60)/4 = 58.75, paint
-(50+54+56+64)/3 = 74.67 and inspection (52+58)/2 = 55: takt 95.33 at C-ASSY1.
-HATCH: L2 takt 78 s (final_inspect at L2-EOL); cells: assembly (56+52+60+44+45)/3 = 257/3 = 85.67.
-Design bottlenecks: L1 serves EV-SUV, EV-SEDAN, SUV-HEV: max step is SUV-HEV marriage 74 s -> L1-MA;
-L2 serves all four: HATCH final_inspect 78 s -> L2-EOL; C serves EV-SUV, HATCH -> C-ASSY1 286/3;
-plant: C-ASSY1.
+EV-SUV: L1 and L2 takt 58 s at the marriage station; cells: the fluids/alignment/inspection cells carry
+(48 + 54 + 56) / 2 = 79 s, more than body (55+50+55+56)/4 = 54, paint (52+54+53+50)/3 = 69.67 and
+assembly (57+55+58+52)/3 = 74: takt 79 at C-EOL1.
+HATCH: L2 takt 55 s (final_inspect at L2-EOL); cells: inspection (50+53+55)/2 = 79.
+Design bottlenecks: L1 serves EV-SUV, EV-SEDAN, SUV-HEV: max step is SUV-HEV marriage 59 s -> L1-MA;
+L2 serves all four: SUV-HEV marriage 59 s -> L2-MA; C serves EV-SUV, HATCH -> C-EOL1 79;
+plant: C-EOL1.
 """
 
 from __future__ import annotations
@@ -198,16 +198,16 @@ def test_demo_upstream_downstream(demo: Plant) -> None:
 def test_demo_routes_ev_suv(demo: Plant) -> None:
     l1, l2, cells = routes(demo, plant_graph(demo), "EV-SUV")
     assert l1.path == [f"L1-{a}" for a in ABBR] and l2.path == [f"L2-{a}" for a in ABBR]
-    assert (l1.takt_s, l1.bottleneck) == (72.0, "L1-MA")
-    assert (l2.takt_s, l2.bottleneck) == (72.0, "L2-MA")
+    assert (l1.takt_s, l1.bottleneck) == (58.0, "L1-MA")
+    assert (l2.takt_s, l2.bottleneck) == (58.0, "L2-MA")
     assert cells.lines == ["C"] and cells.path is None
     assert [s.operation for s in cells.steps] == OPS
     body = ["C-BODY1", "C-BODY2", "C-BODY3", "C-BODY4"]
     paint = ["C-PAINT1", "C-PAINT2", "C-PAINT3"]
     assy = ["C-ASSY1", "C-ASSY2", "C-ASSY3"]
     eol = ["C-EOL1", "C-EOL2"]
-    assert [s.stations for s in cells.steps] == [body] * 4 + [paint] * 4 + [assy] * 5 + [eol] * 2
-    assert cells.takt_s == pytest.approx(286 / 3) and cells.bottleneck == "C-ASSY1"
+    assert [s.stations for s in cells.steps] == [body] * 4 + [paint] * 4 + [assy] * 4 + [eol] * 3
+    assert cells.takt_s == pytest.approx(79.0) and cells.bottleneck == "C-EOL1"
 
 
 def test_demo_routes_other_models(demo: Plant) -> None:
@@ -217,28 +217,28 @@ def test_demo_routes_other_models(demo: Plant) -> None:
         for m in demo.models
     }
     assert summary == {
-        "EV-SUV": [(["L1"], 72.0, "L1-MA"), (["L2"], 72.0, "L2-MA"), (["C"], 95.33, "C-ASSY1")],
-        "EV-SEDAN": [(["L1"], 66.0, "L1-MA"), (["L2"], 66.0, "L2-MA")],
-        "SUV-HEV": [(["L1"], 74.0, "L1-MA"), (["L2"], 74.0, "L2-MA")],
-        "HATCH": [(["L2"], 78.0, "L2-EOL"), (["C"], 85.67, "C-ASSY1")],
+        "EV-SUV": [(["L1"], 58.0, "L1-MA"), (["L2"], 58.0, "L2-MA"), (["C"], 79.0, "C-EOL1")],
+        "EV-SEDAN": [(["L1"], 56.0, "L1-MA"), (["L2"], 56.0, "L2-MA")],
+        "SUV-HEV": [(["L1"], 59.0, "L1-MA"), (["L2"], 59.0, "L2-MA")],
+        "HATCH": [(["L2"], 55.0, "L2-EOL"), (["C"], 79.0, "C-EOL1")],
     }
 
 
 def test_demo_bottleneck_design(demo: Plant) -> None:
     rep = bottleneck(demo, plant_graph(demo))
-    assert rep.lines["L1"] == Bottleneck("L1-MA", "L1", 74.0, "design cycle time")
-    assert rep.lines["L2"] == Bottleneck("L2-EOL", "L2", 78.0, "design cycle time")
+    assert rep.lines["L1"] == Bottleneck("L1-MA", "L1", 59.0, "design cycle time")
+    assert rep.lines["L2"] == Bottleneck("L2-MA", "L2", 59.0, "design cycle time")
     c = rep.lines["C"]
-    assert c is not None and (c.station, c.reason) == ("C-ASSY1", "design cycle time")
-    assert c.cycle_s == pytest.approx(286 / 3)
+    assert c is not None and (c.station, c.reason) == ("C-EOL1", "design cycle time")
+    assert c.cycle_s == pytest.approx(79.0)
     assert rep.plant == c
-    # only EV-SUV wanted: both flow lines limited by marriage at 72 s
+    # only EV-SUV wanted: both flow lines limited by marriage at 58 s
     only = bottleneck(demo, None, models=["EV-SUV"])
-    assert only.lines["L1"] == Bottleneck("L1-MA", "L1", 72.0, "design cycle time")
-    assert only.lines["L2"] == Bottleneck("L2-MA", "L2", 72.0, "design cycle time")
-    # EV-SUV demand gone: the cell block only builds HATCH
+    assert only.lines["L1"] == Bottleneck("L1-MA", "L1", 58.0, "design cycle time")
+    assert only.lines["L2"] == Bottleneck("L2-MA", "L2", 58.0, "design cycle time")
+    # EV-SUV demand gone: the cell block only builds HATCH, whose assembly is lighter (207/3 = 69)
     rest = bottleneck(demo, None, models=["EV-SEDAN", "SUV-HEV", "HATCH"])
-    assert rest.lines["C"] is not None and rest.lines["C"].cycle_s == pytest.approx(257 / 3)
+    assert rest.lines["C"] is not None and rest.lines["C"].cycle_s == pytest.approx(158 / 2)
 
 
 def test_demo_bottleneck_live(demo: Plant) -> None:

@@ -40,7 +40,8 @@ def test_counter_increase_handles_resets() -> None:
 
 def test_ideal_cycles(plant: Plant) -> None:
     c = ideal_cycles(plant)
-    assert c["L1-PAINT"] == 90 and c["L2-WELD"] == 70 and c["C-1"] == 50  # C cells: min over B's steps
+    # a cell runs all of model B's steps per car (weld 70 + paint 90 + assemble 50)
+    assert c["L1-PAINT"] == 90 and c["L2-WELD"] == 70 and c["C-1"] == 210
     assert "L1-BUF" not in c
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -65,6 +66,7 @@ def create_app(
     propose: ProposeFn | None = None,
     clock: Callable[[], float] = time.time,
     limiter: AuthLimiter | None = None,
+    archive: Any = None,
 ) -> FastAPI:
     """The API app around ``store``.
 
@@ -73,10 +75,24 @@ def create_app(
     ``diff`` describes plan changes (default: :func:`twin.schedule.plant.plans.plan_diff`); ``propose``
     re-plans into a proposal that becomes current only when accepted (``POST /replan {"propose": true}``).
     ``limiter`` locks out clients guessing tokens (default: from ``settings``, on the monotonic clock).
+    ``archive`` (a :class:`twin.archive.reader.ArchiveReader`) serves history beyond the change stream and
+    KPIs over weeks (``/api/v1/kpi/history``); without it those answer 503 with a reason.
     """
     from twin.api import ops
     from twin.api.console import mount_console
-    from twin.api.routers import adapters, admin, graph, kpi, layout, planning, plans, sources, state, tokens
+    from twin.api.routers import (
+        adapters,
+        admin,
+        graph,
+        history,
+        kpi,
+        layout,
+        planning,
+        plans,
+        sources,
+        state,
+        tokens,
+    )
     from twin.api.ws import router as ws_router
 
     cfg = settings or ApiSettings()
@@ -90,6 +106,7 @@ def create_app(
         propose=propose,
         clock=clock,
         limiter=limiter or cfg.auth_limiter(),
+        archive=archive,
     )
     ctx.hub = ChangeHub(store, block_ms=cfg.ws_block_ms, queue_max=cfg.ws_queue_max)
 
@@ -109,7 +126,7 @@ def create_app(
     )
     app.state.ctx = ctx
     install_error_handlers(app)
-    modules = (ops, graph, state, adapters, kpi, plans, admin, layout, planning, tokens, sources)
+    modules = (ops, graph, state, history, adapters, kpi, plans, admin, layout, planning, tokens, sources)
     for r in (*(m.router for m in modules), ws_router):
         app.include_router(r)
     mount_console(app)

@@ -137,6 +137,8 @@ class ApiContext:
     counters: Counters = field(default_factory=Counters)
     hub: Any = None  # twin.api.ws.ChangeHub, created by create_app
     limiter: AuthLimiter = field(default_factory=AuthLimiter)
+    #: The history archive (:class:`twin.archive.reader.ArchiveReader`), if the API was given one.
+    archive: Any = None
 
     def audit(self, who: Principal, action: str, detail: dict[str, Any], result: str = "ok") -> str:
         """Record a write (who, what, when, result) in the Redis audit stream."""

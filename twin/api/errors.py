@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from twin.errors import (
+    ArchiveError,
     NotFoundError,
     StoreAccessError,
     StoreError,
@@ -115,6 +116,8 @@ def _status_of(exc: TwinError) -> tuple[int, str]:
         return 503, "store_access_denied"
     if isinstance(exc, StoreError):
         return 500, "store_error"
+    if isinstance(exc, ArchiveError):
+        return 503, "archive_error"
     return 400, "bad_request"
 
 

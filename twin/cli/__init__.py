@@ -50,6 +50,8 @@ COMMAND_MODULES = (
     "twin.cli.redisacl",  # redis acl
     "twin.cli.trust",  # trust list/add/remove/reject (OPC UA trust lists)
     "twin.cli.benchrel",  # bench failover, soak, scale
+    "twin.cli.archive",  # archive
+    "twin.cli.history",  # kpi, history, bench history
 )
 
 

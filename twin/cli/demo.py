@@ -11,13 +11,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from twin.cli import app
+from twin.cli.archive import data_dir_option, local_data_dir, start_archive_thread
 from twin.cli.common import DEFAULT_CONFIG, fail, settings, start_viewer
 from twin.cli.demoparts import (
     Extras,
@@ -57,6 +59,8 @@ class DemoOptions:
     viewer: bool
     seed: int
     calendar: bool = False
+    #: Archive root (directory or fsspec URL); None: no archive.
+    data_dir: str | None = None
 
 
 @dataclass
@@ -72,6 +76,7 @@ class _DemoRun:
     mirror: Mirror | None = None
     time_scaled: bool = False
     extras: Extras = field(default_factory=Extras)
+    stop_archive: Callable[[], Any] | None = None
     urls: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -107,6 +112,10 @@ class _DemoRun:
         self.mirror = make_mirror(self.opts.via, self.sim, self.astore)
         await self.mirror.start()
         say(f"  mirror:  {self.mirror.description}")
+        if self.opts.data_dir is not None and not stop.is_set():
+            self.stop_archive = start_archive_thread(self.redis_url, self.plant.id, self.opts.data_dir)
+            say(f"  archive: {self.opts.data_dir} (every change, Parquet; `twin kpi --data-dir ...`)")
+            self.urls.append(f"archive {self.opts.data_dir}")
         if self.opts.api and not stop.is_set():
             await self._start_api()
         if self.opts.viewer and not stop.is_set():
@@ -116,7 +125,7 @@ class _DemoRun:
     async def _start_api(self) -> None:
         host, port = self.opts.host, self.opts.port
         self.extras = await start_api(
-            self.store, self.sim.plant_with_endpoints(), self.sim.endpoints, host, port
+            self.store, self.sim.plant_with_endpoints(), self.sim.endpoints, host, port, self.opts.data_dir
         )
         if self.extras.api_server is not None and self.extras.api_server.started:
             self.urls.append(f"api http://{host}:{port}")
@@ -148,6 +157,8 @@ class _DemoRun:
         await self.extras.stop()
         if self.mirror is not None:
             await self.mirror.stop()
+        if self.stop_archive is not None:  # after the mirror: the last changes are archived too
+            await asyncio.to_thread(self.stop_archive)
         await self.sim.stop()
         if self.time_scaled:  # a real plant fed into the same Redis later runs at 1x
             with contextlib.suppress(TwinError):
@@ -221,8 +232,12 @@ def demo(
         "--calendar/--no-calendar",
         help="Follow the plant's shift calendar (simulated clock starts now, UTC): Off outside shifts.",
     ),
+    data_dir: str = data_dir_option(),
+    archive: bool = typer.Option(
+        True, "--archive/--no-archive", help="Archive every change under --data-dir."
+    ),
 ) -> None:
-    """Everything in one command: Redis, simulated PLCs, OPC UA adapters, API and web viewer.
+    """Everything in one command: Redis, simulated PLCs, OPC UA adapters, archive, API and web viewer.
 
     Prints a 'ready' line with every URL once all is up; Ctrl-C or the end of --duration stops it all cleanly.
     """
@@ -230,6 +245,7 @@ def demo(
     opts = DemoOptions(
         speed=speed, port=port, host=host, duration=duration or None, via=via, base_port=base_port,
         api=api, viewer=viewer, seed=seed, calendar=calendar,
+        data_dir=local_data_dir(data_dir) if archive else None,
     )  # fmt: skip
     plant = load_plant(config)
     if api and not port_free(host, port):

@@ -166,7 +166,9 @@ class Extras:
                 await asyncio.to_thread(self.stop_viewer)
 
 
-def _demo_api(store: TwinStore, plant: Plant, endpoints: dict[str, str]) -> tuple[Any, str]:
+def _demo_api(
+    store: TwinStore, plant: Plant, endpoints: dict[str, str], data_dir: str | None
+) -> tuple[Any, str]:
     """The API app with a fresh admin token (returned, to print), re-planning and OPC UA write-back."""
     from adapters.opcua.writeback import PlanWriter
     from twin.api import create_app
@@ -181,19 +183,31 @@ def _demo_api(store: TwinStore, plant: Plant, endpoints: dict[str, str]) -> tupl
     wiring = scheduler_wiring(store, write)
     for note in wiring.notes:
         say(f"  note: {note}")
-    api = create_app(
-        store, cfg, replan=wiring.replan, propose=wiring.propose, dispatch=wiring.dispatch, diff=wiring.diff
+    archive = None
+    if data_dir is not None:
+        from twin.archive import ArchiveFs
+        from twin.archive.reader import ArchiveReader
+
+        archive = ArchiveReader(ArchiveFs(data_dir), plant.id)
+    app = create_app(
+        store, cfg, replan=wiring.replan, propose=wiring.propose, dispatch=wiring.dispatch, diff=wiring.diff,
+        archive=archive,
     )
-    return api, token
+    return app, token
 
 
 async def start_api(
-    store: TwinStore, plant: Plant, endpoints: dict[str, str], host: str, port: int
+    store: TwinStore,
+    plant: Plant,
+    endpoints: dict[str, str],
+    host: str,
+    port: int,
+    data_dir: str | None = None,
 ) -> Extras:
     """Serve the API (:func:`twin.api.create_app`) in this event loop; print how to reach it."""
     import uvicorn
 
-    api, token = _demo_api(store, plant, endpoints)
+    api, token = _demo_api(store, plant, endpoints, data_dir)
 
     class _Server(uvicorn.Server):
         @contextlib.contextmanager

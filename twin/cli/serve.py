@@ -90,6 +90,12 @@ def serve(
     trusted_proxies: str = typer.Option(
         None, "--trusted-proxies", help="Reverse proxies (IPs, comma-separated) whose X-Forwarded-For to use."
     ),
+    data_dir: str = typer.Option(
+        None,
+        "--data-dir",
+        envvar="TWIN_DATA_DIR",
+        help="Archive to serve history and KPIs from (`twin archive`).",
+    ),
 ) -> None:
     """Serve the REST/WebSocket API (docs at /docs) on the twin in Redis (HTTPS with --tls-cert/--tls-key)."""
     from twin.api import create_app
@@ -116,7 +122,11 @@ def serve(
         err_console.print(f"note: {note}", highlight=False)
     rearm = SignalRearm()
     replan, propose = _rearmed(wiring.replan, rearm), _rearmed(wiring.propose, rearm)
-    api = create_app(store, cfg, replan=replan, propose=propose, dispatch=wiring.dispatch, diff=wiring.diff)
+    archive = _archive_reader(data_dir, store.plant_id) if data_dir else None
+    api = create_app(
+        store, cfg, replan=replan, propose=propose, dispatch=wiring.dispatch, diff=wiring.diff,
+        archive=archive,
+    )  # fmt: skip
     stop_viewer = None
     if viewer:
         vport = viewer_port or port + 1
@@ -220,3 +230,12 @@ def bench_console(
         f"first paint {result['first_meaningful_paint_ms_median']} ms",
         highlight=False,
     )
+
+
+def _archive_reader(data_dir: str, plant_id: str) -> Any:
+    """The archive the API serves history and KPIs from (created empty if the follower has not run yet)."""
+    from twin.archive import ArchiveFs
+    from twin.archive.reader import ArchiveReader
+    from twin.cli.archive import local_data_dir
+
+    return ArchiveReader(ArchiveFs(local_data_dir(data_dir)), plant_id)

@@ -282,7 +282,7 @@ class FlowSim:
         if nominal <= 0:
             return  # the car passes through
         if u.model and u.model != part.model:
-            co = self.plant.changeover_s(u.model, part.model)
+            co = self.plant.station_changeover_s(u.eq, u.model, part.model)
             u.set_model(part.model)
             if co > 0:
                 yield from u.work(co, StationState.CHANGEOVER)

@@ -45,7 +45,7 @@ from twin.store.commands import (
 from twin.store.encoding import UPDATED_FIELD, encode_batch, live_tags, worst_quality
 from twin.store.errors import translate_errors
 from twin.store.graphstore import GraphStore
-from twin.store.streamids import FIRST_ID
+from twin.store.streamids import FIRST_ID, exclusive
 from twin.store.urls import check_tls_files, redact
 
 __all__ = ["TwinStore"]
@@ -229,6 +229,15 @@ class TwinStore(GraphStore):
         with translate_errors("reading the change stream"):
             return decode_xread(self.client.xread({self.keys.changes: after}, count=count, block=block_ms))
 
+    def read_change_payloads(
+        self, after: str = FIRST_ID, count: int = 1000, block_ms: int | None = None
+    ) -> list[tuple[str, str, str]]:
+        """Change-stream entries after ``after``, undecoded: ``(id, source, payload)``, the payload being
+        :func:`~twin.store.encoding.encode_changes`'s JSON (the archive parses whole batches at once)."""
+        with translate_errors("reading the change stream"):
+            res = self.client.xread({self.keys.changes: after}, count=count, block=block_ms)
+        return [(sid, f.get("src", ""), f["d"]) for _s, entries in res or [] for sid, f in entries]
+
     def change_range(self, start: str = "-", end: str = "+", count: int | None = None) -> list[ChangeEntry]:
         """Change-stream entries between two ids (inclusive), oldest first."""
         with translate_errors("reading the change stream"):
@@ -378,6 +387,14 @@ class TwinStore(GraphStore):
         """Newest audit entries first."""
         with translate_errors("reading the audit log"):
             return decode_audit(self.client.xrevrange(self.keys.audit, count=count))
+
+    def audit_after(self, after: str = FIRST_ID, count: int = 1000) -> list[tuple[str, dict[str, str]]]:
+        """Audit entries after the id ``after``, oldest first, as raw fields (the archive follows these)."""
+        with translate_errors("reading the audit log"):
+            res = self.client.xrange(
+                self.keys.audit, exclusive(after) if after != FIRST_ID else "-", count=count
+            )
+        return [(sid, dict(f)) for sid, f in res]
 
     def audit_length(self) -> int:
         """Number of entries in the audit stream."""

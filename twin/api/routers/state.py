@@ -7,7 +7,7 @@ one entry per adapter publish batch, so the time it covers is 200 000 / (batches
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
@@ -76,6 +76,8 @@ class History(BaseModel):
     oldest_available_ts: float | None = None
     #: True when the stream holds nothing before ``oldest_available_ts`` and that is after ``start``.
     truncated_by_retention: bool = False
+    #: ``stream`` (the capped change stream) or ``archive`` (the Parquet archive, for ranges beyond it).
+    source: Literal["stream", "archive"] = "stream"
 
 
 class Retention(BaseModel):
@@ -149,7 +151,8 @@ def history(
     limit: int = Query(1000, ge=1, le=10_000, description="points per page (whole batches are kept)"),
     ctx: ApiContext = Depends(get_ctx),
 ) -> History:
-    """Values of a tag over a time range, read from the change stream (see the retention note)."""
+    """Values of a tag over a time range: from the change stream, or from the archive when the range
+    starts before the stream's oldest entry and the API has one (``source`` says which)."""
     eq = known_equipment(ctx, equipment)
     if tag is not None and tag not in {t.name for t in eq.tags()}:
         raise ApiError(404, f"{equipment} has no tag {tag!r}", field="tag")
@@ -157,6 +160,20 @@ def history(
     t_start = start if start is not None else t_end - 3600.0
     if t_start > t_end:
         raise ApiError(422, "start must not be after end", field="start")
+    if ctx.archive is not None and _before_stream(ctx, t_start):
+        page = ctx.archive.history(equipment, tag, t_start, t_end, after=after, limit=limit)
+        return History(
+            equipment=equipment,
+            tag=tag,
+            start=t_start,
+            end=t_end,
+            scanned_entries=0,
+            source="archive",
+            points=[
+                HistoryPoint(id=r.id, ts=r.ts, tag=r.tag, value=r.value, quality=r.quality) for r in page.rows
+            ],
+            next_after=page.next_after,
+        )
     cursor = id_at(t_start)
     inclusive = True
     if after is not None and parse_id(after) >= parse_id(cursor):
@@ -201,3 +218,9 @@ def history(
         oldest_available_ts=oldest,
         truncated_by_retention=bool(oldest is not None and oldest > t_start),
     )
+
+
+def _before_stream(ctx: ApiContext, start: float) -> bool:
+    """True if the change stream holds nothing as old as ``start`` (it was trimmed, or is empty)."""
+    first = ctx.store.change_stream_info()["first_id"]
+    return first is None or id_ms(first) / 1000.0 > start
