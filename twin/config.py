@@ -19,6 +19,7 @@ import yaml
 
 from twin.errors import ConfigError
 from twin.model import PROCESSING_TYPES, EdgeKind, Equipment, EquipmentType, LineKind, Plant, TagDef
+from twin.tariff import check_energy
 
 __all__ = [
     "ENDPOINT_RE",
@@ -261,7 +262,7 @@ def check_plant(plant: Plant, source: str) -> None:
     """Semantic checks pydantic cannot do: unique ids, references, eligibility, geometry, addresses.
 
     The first problem found raises :class:`ConfigError`; the checks run in file order (lines, edges,
-    models, changeovers, calendar, demand), so the error names the first bad field a reader meets.
+    models, changeovers, calendar, demand, energy), so the error names the first bad field a reader meets.
     """
 
     def fail(field: str, problem: str) -> NoReturn:
@@ -274,6 +275,8 @@ def check_plant(plant: Plant, source: str) -> None:
     _check_changeovers(plant, model_ids, fail)
     _check_calendar(plant, fail)
     _check_demand(plant, model_ids, fail)
+    if plant.energy is not None:
+        check_energy(plant.energy, fail)
 
 
 def _check_lines(plant: Plant, fail: _Fail) -> dict[str, str]:
