@@ -14,6 +14,7 @@ from rich.table import Table
 
 from twin.cli import app, bench_app
 from twin.cli.common import DEFAULT_CONFIG, console, fail, open_store, print_json
+from twin.cli.planenergy import diff_lines, energy_line
 from twin.errors import TwinError
 from twin.model import Plan, Plant
 from twin.store import TwinStore
@@ -181,7 +182,7 @@ def _result_text(res: Any) -> str:
 def _short_kpis(plan: Plan) -> dict[str, Any]:
     k = plan.kpis
     keys = ("cars", "unmet", "fulfilment", "makespan_s", "energy_kwh", "kwh_per_vehicle", "peak_kw",
-            "idle_resources", "dedicated_idle_h")  # fmt: skip
+            "idle_resources", "dedicated_idle_h", "energy")  # fmt: skip
     return {key: k.get(key) for key in keys}
 
 
@@ -194,6 +195,7 @@ def _print_kpis(plan: Plan) -> None:
         highlight=False,
         soft_wrap=True,  # one line even when piped (rich would wrap at 80 columns)
     )
+    console.print(energy_line(k, plan.meta.get("energy")), highlight=False, soft_wrap=True)
     table = Table("resource", "cars", "models", "utilisation", "busy h", "powered h", "idle h")
     for rid, r in (k.get("resources") or {}).items():
         table.add_row(rid, str(r["cars"]), ", ".join(r["models"]) or "-", f"{r['utilisation']:.0%}",
@@ -289,6 +291,8 @@ def plan_diff_cmd(
         )
     for key, ch in d["kpis"].items():
         console.print(f"  {key}: {ch['from']} -> {ch['to']} ({ch['delta']:+})", highlight=False)
+    for text in diff_lines(d):
+        console.print(text, highlight=False)
 
 
 def _clock(seconds: float) -> str:

@@ -12,6 +12,7 @@ from twin.api.deps import ApiContext, Page, get_ctx, page_params, paginate, sche
 from twin.api.errors import ApiError
 from twin.errors import NotFoundError, TwinError, ValidationError
 from twin.model import Plan
+from twin.schedule.plant.energy import SLOT_S, energy_kpis, energy_profile
 from twin.schedule.plant.plans import plan_diff as diff_plans
 
 router = APIRouter(prefix="/api/v1", tags=["plans"])
@@ -53,6 +54,29 @@ class PlanSummary(BaseModel):
     assignments: int
     demand: dict[str, int]
     kpis: dict[str, Any]
+
+
+class EnergySlot(BaseModel):
+    """One 15-minute interval of a plan's metered power."""
+
+    start_s: float = Field(description="seconds from the plan's origin")
+    end_s: float
+    kwh: float
+    kw: float = Field(description="average power over the quarter-hour (what the utility's meter records)")
+    period: str | None = Field(description="tariff period (None without a tariff)")
+    price_per_kwh: float | None
+
+
+class PlanEnergy(BaseModel):
+    """A plan's energy: KPIs and its profile per 15 minutes over the horizon (for a chart)."""
+
+    version: int
+    origin: float | None = Field(description="epoch seconds of the plan's t=0")
+    slot_s: int
+    currency: str | None
+    settings: dict[str, Any] = Field(description="the energy settings the plan was made with")
+    kpis: dict[str, Any]
+    profile: list[EnergySlot]
 
 
 class PlanAction(BaseModel):
@@ -169,6 +193,29 @@ def get_plan(
 ) -> Plan:
     """A stored plan by version."""
     return ctx.store.get_plan(version)
+
+
+@router.get("/plans/{version}/energy", response_model=PlanEnergy, summary="A plan's energy profile")
+def plan_energy(
+    version: int = VersionPath, ctx: ApiContext = Depends(get_ctx), _who: Principal = Depends(viewer)
+) -> PlanEnergy:
+    """A plan's energy KPIs (:func:`twin.schedule.plant.energy.energy_kpis`: kWh, kWh per vehicle, cost under
+    the tariff, demand charge, CO2, instantaneous and 15-minute peaks) and its metered power per clock
+    quarter-hour over the horizon, with each interval's tariff period: what the console charts."""
+    plan = ctx.store.get_plan(version)
+    plant = ctx.store.plant()
+    profile = energy_profile(plant, plan)
+    settings = plan.meta.get("energy")
+    origin = plan.meta.get("origin")
+    return PlanEnergy(
+        version=plan.version,
+        origin=float(origin) if isinstance(origin, int | float) else None,
+        slot_s=SLOT_S,
+        currency=plant.energy.currency if plant.energy is not None else None,
+        settings=settings if isinstance(settings, dict) else {},
+        kpis=energy_kpis(plant, plan),
+        profile=[EnergySlot(**s.as_dict()) for s in profile],
+    )
 
 
 @router.post("/plans/{version}/accept", response_model=PlanAction, summary="Make a plan version current")

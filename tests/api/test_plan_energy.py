@@ -1,0 +1,79 @@
+"""Energy through the API, with the production wiring (the scheduler's re-planner): a plan's energy profile
+for the console, and `POST /replan` with a power cap and an objective (validated, 4xx with a reason,
+nothing stored)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.api.conftest import ApiEnv, make_tokens
+from tests.conftest import MINI_PLANT
+from twin.api import ApiSettings, create_app, run_api_in_thread
+from twin.api.auth import parse_tokens
+from twin.api.wiring import scheduler_wiring
+from twin.config import plant_from_data
+from twin.embedded import EmbeddedRedis
+from twin.model import Plant
+from twin.schedule.plant.energy import energy_kpis
+from twin.store import TwinStore
+
+pytestmark = pytest.mark.timeout(120)
+
+TARIFF = [
+    {"name": "light", "price_per_kwh": 90, "hours": [[22, 8]]},
+    {"name": "day", "price_per_kwh": 150, "hours": [[8, 22]]},
+]
+
+
+def energy_mini_plant() -> Plant:
+    """The mini plant with a tariff and a contract demand above its rated load (it never binds)."""
+    data = yaml.safe_load(MINI_PLANT.read_text())
+    data["energy"] = {"contract_kw": 900, "tariff": TARIFF, "demand_charge_per_kw": 5, "co2_kg_per_kwh": 0.4}
+    return plant_from_data(data, "mini+energy")
+
+
+@pytest.fixture(scope="module")
+def energy_env(api_redis: EmbeddedRedis) -> Iterator[ApiEnv]:
+    store = TwinStore.from_url(api_redis.url)
+    store.client.flushall()
+    store.load_plant(energy_mini_plant())
+    tokens, text = make_tokens()
+    wiring = scheduler_wiring(store)
+    app = create_app(store, ApiSettings(tokens=parse_tokens(text)), replan=wiring.replan, diff=wiring.diff)
+    server = run_api_in_thread(app)
+    try:
+        yield ApiEnv(store=store, server=server, tokens=tokens)
+    finally:
+        server.stop()
+        store.client.close()
+
+
+def _replan(env: ApiEnv, body: Any = None) -> Any:
+    with env.client("scheduler") as c:
+        return c.post("/api/v1/replan", json=body) if body is not None else c.post("/api/v1/replan")
+
+
+def test_energy_profile_of_a_stored_plan(energy_env: ApiEnv) -> None:
+    r = _replan(energy_env)
+    assert r.status_code == 200, r.text
+    version = r.json()["version"]
+    with energy_env.client("viewer") as c:
+        got = c.get(f"/api/v1/plans/{version}/energy")
+        missing = c.get("/api/v1/plans/999/energy")
+    assert got.status_code == 200, got.text
+    doc = got.json()
+    plan = energy_env.store.get_plan(version)
+    assert doc["version"] == version and doc["slot_s"] == 900 and doc["currency"] == "KRW"
+    assert doc["kpis"] == energy_kpis(energy_env.store.plant(), plan)
+    profile = doc["profile"]
+    assert profile and all(s["end_s"] - s["start_s"] <= 900 for s in profile)
+    assert sum(s["kwh"] for s in profile) == pytest.approx(doc["kpis"]["kwh"], abs=0.1)
+    assert {s["period"] for s in profile} <= {"light", "day"}
+    assert max(s["kw"] for s in profile) == pytest.approx(doc["kpis"]["peak_kw_15min"], abs=0.1)
+    # The plan's own KPIs carry the same energy figures.
+    assert plan.kpis["energy"]["kwh"] == doc["kpis"]["kwh"]
+    assert missing.status_code == 404
