@@ -14,7 +14,7 @@ from rich.table import Table
 
 from twin.cli import app, bench_app
 from twin.cli.common import DEFAULT_CONFIG, console, fail, open_store, print_json
-from twin.cli.planenergy import diff_lines, energy_line
+from twin.cli.planenergy import check_line, diff_lines, energy_line
 from twin.errors import TwinError
 from twin.model import Plan, Plant
 from twin.store import TwinStore
@@ -167,8 +167,7 @@ def replan(
     if plan:
         _print_kpis(plan)
     if out.check:
-        flag = "ok" if out.check["ok"] else f"MISSES DEMAND {out.check['missing']}"
-        console.print(f"simulation check ({len(out.check['seeds'])} seeds): {flag}", highlight=False)
+        console.print(check_line(out.check), highlight=False, soft_wrap=True)
     for line, res in (out.dispatch or {}).items():
         console.print(f"dispatch {line}: {_result_text(res)}", highlight=False)
 

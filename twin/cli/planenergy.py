@@ -9,7 +9,7 @@ from typing import Any
 from twin.errors import ValidationError
 from twin.model import Objective
 
-__all__ = ["diff_lines", "energy_line", "parse_objective", "parse_power_cap"]
+__all__ = ["check_line", "diff_lines", "energy_line", "parse_objective", "parse_power_cap"]
 
 
 def parse_power_cap(text: str | None) -> float | str | None:
@@ -82,3 +82,20 @@ def diff_lines(diff: dict[str, Any]) -> list[str]:
         f"  energy {key}: {ch['from']} -> {ch['to']} ({ch['delta']:+})"
         for key, ch in diff.get("energy", {}).items()
     ]
+
+
+def check_line(check: dict[str, Any]) -> str:
+    """The simulation check's verdict: demand met, the simulated 15-minute peak per seed against the cap."""
+    flags = []
+    if check.get("meets_demand", check.get("ok")) is False:
+        flags.append(f"MISSES DEMAND {check.get('missing')}")
+    cap = check.get("cap_kw")
+    if check.get("cap_broken_seeds"):
+        flags.append(f"BREAKS THE {cap:g} kW CAP in seeds {check['cap_broken_seeds']}")
+    peaks = check.get("peak_kw_15min_since") or check.get("peak_kw_15min") or []
+    text = f"simulation check ({len(check.get('seeds', []))} seeds): {'; '.join(flags) or 'ok'}"
+    if peaks:
+        text += f"; 15-min peak {' / '.join(f'{p:.0f}' for p in peaks)} kW"
+        if cap is not None:
+            text += f" (cap {cap:g} kW from {_clock(float(check.get('cap_from_s') or 0))})"
+    return text

@@ -39,6 +39,7 @@ __all__ = [
     "energy_profile",
     "instantaneous_peak_kw",
     "metered_pieces",
+    "plan_cap",
     "plan_clock",
     "powered_intervals",
     "resource_power",
@@ -220,7 +221,7 @@ def _by_period(profile: Sequence[Slot]) -> tuple[dict[str, float], dict[str, flo
     return {k: round(v, 2) for k, v in sorted(kwh.items())}, {k: round(v, 1) for k, v in sorted(cost.items())}
 
 
-def _cap(plan: Plan) -> tuple[float | None, float]:
+def plan_cap(plan: Plan) -> tuple[float | None, float]:
     """The power cap a plan was made under and from when it holds (its ``meta["energy"]``)."""
     settings = plan.meta.get("energy")
     settings = settings if isinstance(settings, Mapping) else {}
@@ -245,7 +246,7 @@ def energy_kpis(plant: Plant, plan: Plan, *, since_s: float | None = None) -> di
     kwh = sum(s.kwh for s in profile)
     cars = sum(a.quantity for a in plan.assignments)
     peak15 = max((s.kw for s in profile), default=0.0)
-    cap, cap_from = _cap(plan)
+    cap, cap_from = plan_cap(plan)
     since = cap_from if since_s is None else since_s
     kwh_period, cost_period = _by_period(profile)
     priced = bool(cost_period)
