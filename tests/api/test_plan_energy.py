@@ -77,3 +77,50 @@ def test_energy_profile_of_a_stored_plan(energy_env: ApiEnv) -> None:
     # The plan's own KPIs carry the same energy figures.
     assert plan.kpis["energy"]["kwh"] == doc["kpis"]["kwh"]
     assert missing.status_code == 404
+
+
+def test_replan_with_a_cap_and_an_objective(energy_env: ApiEnv) -> None:
+    before = energy_env.store.plan_versions()
+    r = _replan(energy_env, {"power_cap_kw": 250, "objective": "cost"})
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert energy_env.store.plan_versions() == [*before, doc["version"]]
+    settings = doc["result"]["energy"]
+    assert settings["objective"] == "cost" and settings["power_cap_kw"] == 250
+    assert settings["cap_source"] == "request"
+    stored = energy_env.store.get_plan(doc["version"])
+    assert stored.meta["energy"] == settings
+    assert stored.kpis["energy"]["peak_kw_since"] <= 250
+    audit = next(e for e in energy_env.store.audit(count=100) if e["action"] == "plan.replan")
+    assert audit["detail"]["power_cap_kw"] == 250 and audit["detail"]["objective"] == "cost"
+    # Without settings the plant file's defaults hold: its contract demand, its objective (energy).
+    again = _replan(energy_env, {})
+    assert again.status_code == 200, again.text
+    assert again.json()["result"]["energy"]["cap_source"] == "plant file (contract demand)"
+    assert again.json()["result"]["energy"]["objective"] == "energy"
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "words"),
+    [
+        ({"power_cap_kw": 0}, "power_cap_kw", "greater than 0"),
+        ({"power_cap_kw": -5}, "power_cap_kw", "greater than 0"),
+        ({"power_cap_kw": "lots"}, "power_cap_kw", "valid number"),
+        ({"objective": "money"}, "objective", "'cost', 'energy' or 'time'"),
+        ({"power_cap_kw": 300, "no_power_cap": True}, "no_power_cap", "not both"),
+        ({"no_power_cap": "yes"}, "no_power_cap", "valid boolean"),
+        ({"cap": 300}, "cap", "Extra inputs"),
+        ({"power_cap_kw": 100}, None, "the smallest feasible cap is 140 kW"),
+    ],
+)
+def test_bad_replan_settings_are_refused_and_store_nothing(
+    energy_env: ApiEnv, body: dict[str, Any], field: str | None, words: str
+) -> None:
+    before = energy_env.store.plan_versions()
+    r = _replan(energy_env, body)
+    assert r.status_code == 422, r.text
+    err = r.json()["error"]
+    assert words in err["message"], err
+    if field is not None:
+        assert err["field"] == field
+    assert energy_env.store.plan_versions() == before

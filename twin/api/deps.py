@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from fastapi import Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from twin.api.auth import Principal, Role, TokenEntry, TokenRegistry
 from twin.api.errors import ApiError
 from twin.model import Equipment, Plan
+from twin.schedule.plant.energychoice import EnergyRequest
 from twin.store import TwinStore
 
 __all__ = [
@@ -40,8 +41,14 @@ __all__ = [
 
 log = logging.getLogger("twin.api")
 
-#: Re-plans now and returns the stored plan (the scheduler's re-planner, wired in by the CLI or the demo).
-ReplanFn = Callable[[], Plan]
+
+class ReplanFn(Protocol):
+    """Re-plans now and returns the stored plan (the scheduler's re-planner, wired in by the CLI or the
+    demo); with a request, under its energy settings (power cap, objective) instead of the defaults."""
+
+    def __call__(self, request: EnergyRequest | None = None, /) -> Plan: ...
+
+
 #: Dispatches a plan version to the line through the write-back channel; returns a summary.
 DispatchFn = Callable[[int], dict[str, Any]]
 #: Describes what changed between two plans.

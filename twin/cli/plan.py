@@ -14,8 +14,8 @@ from rich.table import Table
 
 from twin.cli import app, bench_app
 from twin.cli.common import DEFAULT_CONFIG, console, fail, open_store, print_json
-from twin.cli.planenergy import check_line, diff_lines, energy_line
-from twin.errors import TwinError
+from twin.cli.planenergy import check_line, diff_lines, energy_line, parse_objective, parse_power_cap
+from twin.errors import TwinError, ValidationError
 from twin.model import Plan, Plant
 from twin.store import TwinStore
 
@@ -84,11 +84,16 @@ def _writer(store: TwinStore, plant: Plant, timeout: float) -> Any:
 
 def _trigger_config(
     threshold: float, time_limit: float, freeze_min: float, lot_size: int | None, workers: int, seed: int,
-    check: bool,
+    check: bool, power_cap: str | None = None, objective: str | None = None,
 ) -> Any:  # fmt: skip
+    """The service's settings; ``--power-cap`` / ``--objective`` parsed here (a bad one: exit 2)."""
     from twin.schedule.plant.replan import ReplanConfig
     from twin.schedule.plant.trigger import TriggerConfig
 
+    try:
+        cap, goal = parse_power_cap(power_cap), parse_objective(objective)
+    except ValidationError as exc:
+        fail(str(exc), 2)
     return TriggerConfig(
         threshold=threshold,
         replan=ReplanConfig(
@@ -97,6 +102,9 @@ def _trigger_config(
             time_limit_s=time_limit,
             workers=workers,
             seed=seed,
+            power_cap_kw=cap if isinstance(cap, float) else None,
+            no_power_cap=cap == "off",
+            objective=goal.value if goal is not None else None,
         ),
         check=check,
     )
@@ -113,6 +121,16 @@ _WORKERS = typer.Option(2, "--workers", min=1, help="CP-SAT workers.")
 _SEED = typer.Option(0, "--seed", help="Solver seed.")
 _CHECK = typer.Option(True, "--check/--no-check", help="Check the plan in simulation (3 seeds).")
 _DISPATCH = typer.Option(True, "--dispatch/--no-dispatch", help="Write the plan to the lines' PLCs.")
+_CAP = typer.Option(
+    None, "--power-cap", metavar="KW",
+    help="Peak power the plan keeps under (kW, rated power of the lines building plus idle power of the "
+    "others), or 'off'. Default: the plant file's contract demand (energy.contract_kw).",
+)  # fmt: skip
+_OBJECTIVE = typer.Option(
+    None, "--objective", metavar="cost|energy|time",
+    help="After unmet demand, minimise energy cost under the tariff (cost), kWh (energy) or finishing "
+    "time (time). Default: the plant file's energy.objective, else energy.",
+)  # fmt: skip
 
 
 @app.command()
@@ -126,16 +144,23 @@ def replan(
     seed: int = _SEED,
     check: bool = _CHECK,
     dispatch: bool = _DISPATCH,
+    power_cap: str = _CAP,
+    objective: str = _OBJECTIVE,
 ) -> None:
-    """Re-plan now from the current plan and demand; store, check and dispatch the new version."""
+    """Re-plan now from the current plan and demand; store, check and dispatch the new version.
+
+    Energy: the plan keeps the plant's power under a cap and, after unmet demand, minimises energy cost
+    under the plant's time-of-use tariff, kWh or finishing time (see --power-cap, --objective)."""
     from twin.schedule.plant.trigger import Replanner
 
+    cfg = _trigger_config(0.0, time_limit, freeze_min, lot_size, workers, seed, check, power_cap, objective)
     store = open_store(ctx)
     plant = store.plant()
     writer = _writer(store, plant, timeout=5.0) if dispatch else None
-    cfg = _trigger_config(0.0, time_limit, freeze_min, lot_size, workers, seed, check)
     try:
         out = Replanner(store, config=cfg, writeback=writer).replan_once("twin replan")
+    except ValidationError as exc:
+        fail(str(exc), 2)
     except TwinError as exc:
         fail(str(exc))
     plan = out.plan or (store.get_plan(out.version) if out.version else None)
@@ -149,6 +174,7 @@ def replan(
         "status": plan.meta.get("status") if plan else None,
         "gap": plan.meta.get("gap") if plan else None,
         "kpis": _short_kpis(plan) if plan else None,
+        "energy": plan.meta.get("energy") if plan else None,
         "check": out.check,
         "dispatch": out.dispatch,
     }
@@ -325,6 +351,8 @@ def replanner(
     workers: int = _WORKERS,
     check: bool = _CHECK,
     dispatch: bool = _DISPATCH,
+    power_cap: str = _CAP,
+    objective: str = _OBJECTIVE,
 ) -> None:
     """The re-planner service: follows demand events and re-plans when a model's demand moves enough."""
     from twin.schedule.plant.trigger import Replanner
@@ -334,7 +362,7 @@ def replanner(
     store = open_store(ctx)
     plant = store.plant()
     writer = _writer(store, plant, timeout=5.0) if dispatch else None
-    cfg = _trigger_config(threshold, time_limit, freeze_min, None, workers, 0, check)
+    cfg = _trigger_config(threshold, time_limit, freeze_min, None, workers, 0, check, power_cap, objective)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     if duration is not None:

@@ -71,8 +71,10 @@ def energy_line(plan_kpis: dict[str, Any], settings: Any = None) -> str:
             f" peak {k.get('peak_kw_since')} kW, 15-min {k.get('peak_kw_15min_since')} kW"
         )
     if isinstance(settings, dict):
-        text += f"  [objective {settings.get('objective')}, cap {settings.get('power_cap_kw') or 'none'}"
-        text += f" ({settings.get('cap_source')})]"
+        cap = settings.get("power_cap_kw")
+        source = settings.get("cap_source")
+        capped = f"cap {cap:g} kW ({source})" if isinstance(cap, int | float) else "no cap"
+        text += f"  made with: objective {settings.get('objective')}, {capped}"
     return text
 
 

@@ -79,6 +79,7 @@ def serve(
     from twin.api.server import SignalRearm, serve_forever
     from twin.api.wiring import scheduler_wiring
     from twin.model import Plan
+    from twin.schedule.plant.energychoice import EnergyRequest
 
     store = open_store(ctx)
     store.plant()  # fail early, with one line, if no plant is loaded
@@ -101,9 +102,9 @@ def serve(
     if replan is not None:
         solve = replan
 
-        def replan_then_rearm() -> Plan:
+        def replan_then_rearm(request: EnergyRequest | None = None, /) -> Plan:
             try:
-                return solve()
+                return solve(request)
             finally:
                 rearm()  # CP-SAT resets SIGINT after a solve; keep Ctrl-C a clean shutdown
 

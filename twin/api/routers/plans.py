@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from twin.api.auth import Principal
 from twin.api.deps import ApiContext, Page, get_ctx, page_params, paginate, scheduler, viewer
 from twin.api.errors import ApiError
 from twin.errors import NotFoundError, TwinError, ValidationError
-from twin.model import Plan
+from twin.model import Objective, Plan
 from twin.schedule.plant.energy import SLOT_S, energy_kpis, energy_profile
+from twin.schedule.plant.energychoice import EnergyRequest
 from twin.schedule.plant.plans import plan_diff as diff_plans
 
 router = APIRouter(prefix="/api/v1", tags=["plans"])
@@ -79,6 +80,27 @@ class PlanEnergy(BaseModel):
     profile: list[EnergySlot]
 
 
+class ReplanIn(BaseModel):
+    """This re-plan's energy settings (each optional: the plant file's defaults otherwise)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    power_cap_kw: float | None = Field(
+        None, gt=0, le=1e7, allow_inf_nan=False,
+        description="peak power the plan keeps under, kW (rated power of the lines building plus idle power "
+        "of the other powered ones); default: the plant file's contract demand",
+    )  # fmt: skip
+    no_power_cap: StrictBool = Field(False, description="plan without a cap, even if the plant has one")
+    objective: Objective | None = Field(
+        None, description="after unmet demand minimise energy cost under the tariff, kWh or finishing time"
+    )
+
+    def request(self) -> EnergyRequest:
+        """The re-planner's form of these settings."""
+        goal = self.objective.value if self.objective is not None else None
+        return EnergyRequest(power_cap_kw=self.power_cap_kw, no_power_cap=self.no_power_cap, objective=goal)
+
+
 class PlanAction(BaseModel):
     """The outcome of a re-plan, accept or dispatch."""
 
@@ -116,24 +138,37 @@ def set_demand(
 
 
 @router.post("/replan", response_model=PlanAction, summary="Re-plan now")
-def replan(ctx: ApiContext = Depends(get_ctx), who: Principal = Depends(scheduler)) -> PlanAction:
-    """Run the re-planner on the current twin and store the new plan version (audited)."""
+def replan(
+    body: ReplanIn | None = None, ctx: ApiContext = Depends(get_ctx), who: Principal = Depends(scheduler)
+) -> PlanAction:
+    """Run the re-planner on the current twin and store the new plan version (audited). The body may set
+    this re-plan's power cap and objective; without them the plant file's defaults hold. A cap below the
+    plant's minimum powered load is refused (422, naming the smallest feasible cap) and nothing is stored."""
+    asked = body.model_dump(exclude_defaults=True, mode="json") if body is not None else {}
     if ctx.replan is None:
-        ctx.audit(who, "plan.replan", {}, result="unavailable: no re-planner wired")
+        ctx.audit(who, "plan.replan", asked, result="unavailable: no re-planner wired")
         raise ApiError(
             503, "no re-planner is wired into this API (start it with `twin serve`)", code="not_configured"
         )
+    if body is not None and body.power_cap_kw is not None and body.no_power_cap:
+        ctx.audit(who, "plan.replan", asked, result="rejected: cap and no cap")
+        raise ApiError(422, "give power_cap_kw or no_power_cap, not both", field="no_power_cap")
     try:
-        plan = ctx.replan()
+        plan = ctx.replan(body.request()) if body is not None and asked else ctx.replan()
     except TwinError as exc:
-        ctx.audit(who, "plan.replan", {}, result=f"failed: {exc}")
+        ctx.audit(who, "plan.replan", asked, result=f"failed: {exc}")
         raise
     except Exception as exc:  # the re-planner is wired in from outside: report, audit, never a bare 500
-        ctx.audit(who, "plan.replan", {}, result=f"failed: {type(exc).__name__}: {exc}")
+        ctx.audit(who, "plan.replan", asked, result=f"failed: {type(exc).__name__}: {exc}")
         raise ApiError(503, f"re-plan failed: {type(exc).__name__}: {exc}", code="replan_failed") from exc
     version = plan.version or ctx.store.current_plan_version() or 0
-    summary = {"reason": plan.reason, "assignments": len(plan.assignments), "kpis": plan.kpis}
-    audit_id = ctx.audit(who, "plan.replan", {"version": version})
+    summary = {
+        "reason": plan.reason,
+        "assignments": len(plan.assignments),
+        "kpis": plan.kpis,
+        "energy": plan.meta.get("energy"),
+    }
+    audit_id = ctx.audit(who, "plan.replan", {"version": version, **asked})
     return PlanAction(version=version, action="replan", audit_id=audit_id, result=summary)
 
 

@@ -27,6 +27,7 @@ from twin.tariff import tariff_clock
 __all__ = [
     "STAGE_SHARE",
     "EnergyChoice",
+    "EnergyRequest",
     "apply_energy",
     "energy_meta",
     "minus",
@@ -36,6 +37,15 @@ __all__ = [
 
 #: The share of a re-plan's solver time the first stage (objective "energy") gets under "cost" or "time".
 STAGE_SHARE = 0.35
+
+
+@dataclass(frozen=True)
+class EnergyRequest:
+    """Energy settings a caller asks one re-plan for (None / False: the defaults)."""
+
+    power_cap_kw: float | None = None
+    no_power_cap: bool = False
+    objective: str | None = None
 
 
 @dataclass(frozen=True)
@@ -141,4 +151,3 @@ def staged_solve(
     second.wall_s = round(first.wall_s + second.wall_s, 4)
     second.stats["first_stage"] = {"status": first.status, "wall_s": first.wall_s}
     return second
-
