@@ -386,7 +386,7 @@ def bench_replan(
     config: Path = typer.Option(DEFAULT_CONFIG, "--config", "-c", help="Plant definition (YAML)."),
 ) -> None:
     """Demo demand drop end to end (detect, re-plan, check) vs keeping the plan; generated instances."""
-    from benchmarks.replan import demo_scenario, run_generated
+    from benchmarks.replan import demo_scenario, energy_scenario, run_generated
     from twin.config import load_plant
     from twin.embedded import EmbeddedRedis
 
@@ -400,8 +400,10 @@ def bench_replan(
             demo = demo_scenario(store, plant, time_limit_s=2.0 if quick else 3.0)
         finally:
             store.close()
+    energy = energy_scenario(plant, time_limit_s=2.0 if quick else 3.0)
     instances = run_generated(quick, time_limit_s=2.0 if quick else 10.0)
-    doc = {"demo": demo, "instances": instances, "quick": quick, "wall_s": round(time.perf_counter() - t0, 2)}
+    doc = {"demo": demo, "energy": energy, "instances": instances, "quick": quick,
+           "wall_s": round(time.perf_counter() - t0, 2)}  # fmt: skip
     if json_out:
         print_json(doc)
         return
@@ -411,6 +413,14 @@ def bench_replan(
         f"{demo['kwh_per_vehicle_before']} -> {demo['kwh_per_vehicle_after']}; {demo['dedicated_line']} idle "
         f"{demo['dedicated_line_idle_before']} h -> {demo['dedicated_line_idle_after']} h",
         highlight=False,
+    )
+    console.print(
+        f"energy: cap {energy['cap_kw']} kW; peak {energy['peak_kw_plain']} -> {energy['peak_kw_energy']} kW "
+        f"(simulated 15-min {energy['sim_peak_15min_kw_energy']} kW); cost {energy['cost_plain']:,.0f} -> "
+        f"{energy['cost_energy']:,.0f} {energy['currency']}; unmet {energy['unmet_plain']} -> "
+        f"{energy['unmet_energy']}; re-plan {energy['replan_s_energy']:.2f} s",
+        highlight=False,
+        soft_wrap=True,
     )
     for row in instances:
         console.print(str(row), highlight=False)
