@@ -172,6 +172,8 @@ def add_power_cap(
     if problem.power_cap_kw is None:
         return
     cap = int(problem.power_cap_kw)
+    if sum(_kw(problem, rid)[0] for rid in problem.resources) <= cap:
+        return  # the whole plant at rated power fits: the cap cannot bind
     intervals: list[cp_model.IntervalVar] = []
     demands: list[int] = []
     for a in mv.alternatives:
