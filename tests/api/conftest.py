@@ -91,7 +91,7 @@ def api_env(api_redis: EmbeddedRedis) -> Iterator[ApiEnv]:
     app = create_app(
         store,
         ApiSettings(tokens=parse_tokens(text), ws_block_ms=100),
-        replan=lambda: simple_replan(store),
+        replan=lambda _request=None: simple_replan(store),
         dispatch=dispatch,
     )
     server = run_api_in_thread(app)
