@@ -32,6 +32,7 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("GET", "/api/v1/plans", None, "viewer"),
     ("GET", "/api/v1/plans/current", None, "viewer"),
     ("GET", "/api/v1/plans/1", None, "viewer"),
+    ("GET", "/api/v1/plans/1/energy", None, "viewer"),
     ("GET", "/api/v1/plans/diff?a=1", None, "viewer"),
     ("GET", "/api/v1/me", None, "viewer"),
     ("GET", "/api/v1/admin/writeback", None, "viewer"),
@@ -66,6 +67,7 @@ def test_every_route_is_in_the_matrix(api_env: ApiEnv) -> None:
         "/api/v1/kpi/lines/L1": "/api/v1/kpi/lines/{line}",
         "/api/v1/kpi/stations/L1-WELD": "/api/v1/kpi/stations/{equipment}",
         "/api/v1/plans/1": "/api/v1/plans/{version}",
+        "/api/v1/plans/1/energy": "/api/v1/plans/{version}/energy",
         "/api/v1/plans/1/accept": "/api/v1/plans/{version}/accept",
         "/api/v1/plans/1/dispatch": "/api/v1/plans/{version}/dispatch",
     }
