@@ -29,6 +29,7 @@ from twin.config import load_plant
 from twin.embedded import EmbeddedRedis, free_port, stop_process
 from twin.errors import TwinError
 from twin.store import TwinStore
+from twin.store.streamids import id_ms
 
 __all__ = ["BenchError", "run_bench"]
 
@@ -162,7 +163,7 @@ async def _read_changes(k: int, ws: Any, tally: _Tally) -> None:
                 continue
             tally.received[k] += len(msg["changes"])
             if k == 0:
-                tally.latencies.append(now - int(msg["id"].split("-")[0]) / 1000.0)
+                tally.latencies.append(now - id_ms(msg["id"]) / 1000.0)
     except Exception:
         tally.closed += 1
 

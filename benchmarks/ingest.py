@@ -44,6 +44,7 @@ import yaml
 from benchmarks.loadserver import LoadServerProcess
 from benchmarks.tagserver import ServerProcess
 from twin.embedded import free_port
+from twin.store.streamids import format_id, id_ms
 
 __all__ = ["PUBLISH_MS", "bench_plant_doc", "run_ingest_bench"]
 
@@ -96,7 +97,7 @@ async def _standard_handler(
     """asyncua's standard handler (a task per notification): counting only, or one HSET each (naive)."""
     from asyncua import Client
 
-    from twin.model import default_node_id
+    from twin.binding import default_node_id
 
     count = 0
     rclient: Any = None
@@ -243,8 +244,8 @@ def _latencies(redis_url: str, start_ms: int, end_ms: int) -> list[float]:
     store = TwinStore.from_url(redis_url, "bench")
     try:
         out: list[float] = []
-        for sid, _src, changes in store.change_range(f"{start_ms}-0", f"{end_ms}-0"):
-            at = int(sid.split("-")[0]) / 1000.0
+        for sid, _src, changes in store.change_range(format_id(start_ms), format_id(end_ms)):
+            at = id_ms(sid) / 1000.0
             out.extend((at - c.source_ts) * 1000.0 for c in changes if c.quality == "good")
         return out
     finally:

@@ -10,7 +10,7 @@ import datetime
 import difflib
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -18,7 +18,23 @@ import pydantic
 import yaml
 
 from twin.errors import ConfigError
-from twin.model import PROCESSING_TYPES, EdgeKind, Equipment, EquipmentType, LineKind, Plant, TagDef
+from twin.model import (
+    PROCESSING_TYPES,
+    EdgeKind,
+    Equipment,
+    EquipmentType,
+    LineKind,
+    Plant,
+)
+from twin.tagcheck import (
+    ENDPOINT_RE,
+    NODE_ID_RE,
+    Fail,
+    check_endpoint,
+    check_overrides,
+    check_tag,
+    check_template,
+)
 from twin.tariff import check_energy
 
 __all__ = [
@@ -31,21 +47,6 @@ __all__ = [
     "plant_from_data",
 ]
 
-#: Raises :class:`ConfigError` for a field path and a problem (never returns).
-_Fail = Callable[[str, str], NoReturn]
-
-#: A NodeId string: ``ns=<index>;`` or ``nsu=<uri>;`` (or nothing: namespace 0), then an identifier of type
-#: numeric ``i=``, string ``s=``, GUID ``g=`` or opaque/base64 ``b=``.
-NODE_ID_RE = re.compile(
-    r"^(?:(?:ns=\d+|nsu=[^;\s]+);)?"
-    r"(?:i=\d+|s=.+|g=[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
-    r"|b=[A-Za-z0-9+/]+=*)$",
-    re.DOTALL,
-)
-#: An OPC UA TCP endpoint URL: ``opc.tcp://host[:port][/path]``.
-ENDPOINT_RE = re.compile(
-    r"^opc\.tcp://(?P<host>\[[0-9A-Fa-f:.]+\]|[^/:\s\[\]]+)(?::(?P<port>\d{1,5}))?(?:/\S*)?$"
-)
 #: What an id field accepts (mirrors the pattern in :mod:`twin.model`), said in words.
 _ID_HINT = "use letters, digits, '_' and '-' only, starting with a letter or digit"
 _HHMM_HINT = 'expected a clock time "HH:MM" (00:00-23:59); quote it, since YAML reads 14:00 as a number'
@@ -212,39 +213,7 @@ def _dups(ids: Iterable[str]) -> list[str]:
     return dup
 
 
-def _check_tag(tag: TagDef, path: str, fail: _Fail) -> None:
-    """A tag's range, NodeId syntax, browse path and endpoint."""
-    if tag.min is not None and tag.max is not None and tag.min > tag.max:
-        fail(f"{path}.min", f"min {tag.min} is greater than max {tag.max}")
-    if tag.node is not None and not NODE_ID_RE.match(tag.node):
-        fail(
-            f"{path}.node",
-            f"bad NodeId {tag.node!r}: expected ns=<index>;i=<number> | s=<text> | g=<guid> | b=<base64> "
-            "(or nsu=<namespace uri>;... in place of ns=)",
-        )
-    if tag.node is not None and tag.browse_path is not None:
-        fail(f"{path}.browse_path", "give either node or browse_path, not both")
-    if tag.browse_path is not None:
-        if not tag.browse_path:
-            fail(f"{path}.browse_path", "empty browse path: list the browse names from the Objects folder")
-        for bi, name in enumerate(tag.browse_path):
-            if not name.strip():
-                fail(f"{path}.browse_path[{bi}]", "empty browse name")
-    if tag.endpoint is not None:
-        _check_endpoint(tag.endpoint, f"{path}.endpoint", fail)
-
-
-def _check_endpoint(url: str, path: str, fail: _Fail) -> None:
-    m = ENDPOINT_RE.match(url)
-    if m is None:
-        fail(path, f"bad OPC UA endpoint {url!r}: expected opc.tcp://host:port[/path]")
-        return
-    port = m.group("port")
-    if port is not None and not 0 < int(port) < 65536:
-        fail(path, f"bad OPC UA endpoint {url!r}: port {port} is out of range 1-65535")
-
-
-def _check_numbers(obj: Any, path: str, fail: _Fail) -> None:
+def _check_numbers(obj: Any, path: str, fail: Fail) -> None:
     """Every float field of ``obj`` (recursively into vectors) is finite: no NaN or infinity."""
     for name, value in obj:
         if isinstance(value, float) and not math.isfinite(value):
@@ -279,7 +248,7 @@ def check_plant(plant: Plant, source: str) -> None:
         check_energy(plant.energy, fail)
 
 
-def _check_lines(plant: Plant, fail: _Fail) -> dict[str, str]:
+def _check_lines(plant: Plant, fail: Fail) -> dict[str, str]:
     """Unique line and equipment ids, each piece of equipment, endpoints; returns equipment id -> path."""
     line_ids = [line.id for line in plant.lines]
     eq_index: dict[str, str] = {}
@@ -298,13 +267,14 @@ def _check_lines(plant: Plant, fail: _Fail) -> dict[str, str]:
             eq_index[e.id] = path
             _check_equipment(e, path, fail)
         if line.opcua is not None:
-            _check_endpoint(line.opcua.endpoint, f"lines[{li}].opcua.endpoint", fail)
+            check_endpoint(line.opcua.endpoint, f"lines[{li}].opcua.endpoint", fail)
+            check_template(line, f"lines[{li}].opcua.template", fail)
         if line.kind == LineKind.CELLS and not any(e.type == EquipmentType.CELL for e in line.equipment):
             fail(f"lines[{li}].kind", f"cell block {line.id!r} has no equipment of type cell")
     return eq_index
 
 
-def _check_equipment(e: Equipment, path: str, fail: _Fail) -> None:
+def _check_equipment(e: Equipment, path: str, fail: Fail) -> None:
     """One piece of equipment: numbers, operations, fault rates, capacity, power, size, tags."""
     _check_numbers(e, path, fail)
     if e.type in PROCESSING_TYPES and not e.operations:
@@ -325,14 +295,14 @@ def _check_equipment(e: Equipment, path: str, fail: _Fail) -> None:
         fail(f"{path}.idle_power_kw", f"idle power {e.idle_power_kw} kW exceeds rated {e.power_kw} kW")
     if min(e.size.x, e.size.y, e.size.z) <= 0:
         fail(f"{path}.size", "every dimension must be > 0 m")
-    tag_names = [t.name for t in e.tags()]
-    for dup in _dups(tag_names):
+    for dup in _dups(t.name for t in e.extra_tags):
         fail(f"{path}.extra_tags", f"tag {dup!r} is defined twice")
     for ti, tag in enumerate(e.extra_tags):
-        _check_tag(tag, f"{path}.extra_tags[{ti}]", fail)
+        check_tag(tag, f"{path}.extra_tags[{ti}]", fail)
+    check_overrides(e, path, fail)
 
 
-def _check_edges(plant: Plant, nodes: set[str], fail: _Fail) -> None:
+def _check_edges(plant: Plant, nodes: set[str], fail: Fail) -> None:
     """Edges join known nodes, not a node to itself; transports start at a carrier; no duplicates."""
     seen_edges: dict[tuple[str, str, str], int] = {}
     eq_by_id = plant.equipment_by_id()
@@ -357,7 +327,7 @@ def _check_edges(plant: Plant, nodes: set[str], fail: _Fail) -> None:
             )
 
 
-def _check_models(plant: Plant, eq_index: dict[str, str], fail: _Fail) -> list[str]:
+def _check_models(plant: Plant, eq_index: dict[str, str], fail: Fail) -> list[str]:
     """Unique model ids; every routing step names known lines and stations and can be done somewhere."""
     line_ids = [line.id for line in plant.lines]
     eq_by_id = plant.equipment_by_id()
@@ -385,7 +355,7 @@ def _check_models(plant: Plant, eq_index: dict[str, str], fail: _Fail) -> list[s
     return model_ids
 
 
-def _check_changeovers(plant: Plant, model_ids: list[str], fail: _Fail) -> None:
+def _check_changeovers(plant: Plant, model_ids: list[str], fail: Fail) -> None:
     """Changeovers between known, different models, each pair once; the default is finite."""
     pairs: dict[tuple[str, str], int] = {}
     for ci, c in enumerate(plant.changeovers):
@@ -407,7 +377,7 @@ def _check_changeovers(plant: Plant, model_ids: list[str], fail: _Fail) -> None:
         fail("default_changeover_s", f"must be a finite number (got {plant.default_changeover_s})")
 
 
-def _check_calendar(plant: Plant, fail: _Fail) -> None:
+def _check_calendar(plant: Plant, fail: Fail) -> None:
     """A finite horizon; shifts with unique names that do not start and end at the same time."""
     if not math.isfinite(plant.calendar.horizon_hours):
         fail("calendar.horizon_hours", f"must be a finite number (got {plant.calendar.horizon_hours})")
@@ -419,7 +389,7 @@ def _check_calendar(plant: Plant, fail: _Fail) -> None:
             fail(f"calendar.shifts[{si}].end", f"shift {shift.name!r} starts and ends at {shift.start}")
 
 
-def _check_demand(plant: Plant, model_ids: list[str], fail: _Fail) -> None:
+def _check_demand(plant: Plant, model_ids: list[str], fail: Fail) -> None:
     """Demand for known models only, never negative."""
     for model, qty in plant.demand.items():
         if model not in model_ids:

@@ -12,6 +12,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from twin.strict import Strict
+from twin.tagsource import TagSource
+
 __all__ = [
     "BUFFER_TAGS",
     "PROCESSING_TYPES",
@@ -44,17 +47,10 @@ __all__ = [
     "TariffPeriod",
     "Vec3",
     "Weekday",
-    "default_node_id",
 ]
 
 #: OPC UA namespace URI of the simulated PLCs; a default tag mapping refers to it by URI, not by index.
 SIM_NAMESPACE_URI = "urn:sdf-twin:sim"
-
-
-class Strict(BaseModel):
-    """Base for config models: unknown fields are an error, so typos do not pass silently."""
-
-    model_config = ConfigDict(extra="forbid", frozen=False, populate_by_name=True)
 
 
 class EquipmentType(StrEnum):
@@ -130,12 +126,11 @@ class Vec3(Strict):
     z: float = 0.0
 
 
-class TagDef(Strict):
-    """One live value of a piece of equipment and where it comes from on OPC UA.
+class TagDef(TagSource):
+    """One live value of a piece of equipment (name, type, unit, range) and its OPC UA source.
 
-    ``node`` is a NodeId string (``ns=2;i=1001``, ``ns=2;s=L1.W1.state``, or with a namespace URI,
-    ``nsu=urn:x;s=...``); ``browse_path`` is a list of browse names from the Objects folder, each
-    optionally qualified as ``"<ns-index or uri>:Name"``. With neither, the simulator's default node is used.
+    With no node, browse path or ``when`` rules, the simulator's default node is used (on lines whose
+    ``opcua.naming`` is ``simulator``, the default) or the tag is not mirrored (``naming: explicit``).
     """
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -143,9 +138,17 @@ class TagDef(Strict):
     unit: str | None = None
     min: float | None = None
     max: float | None = None
-    node: str | None = None
-    browse_path: list[str] | None = None
-    endpoint: str | None = None
+
+    def with_source(self, *sources: TagSource | None) -> TagDef:
+        """This tag with the fields each source sets laid over it, in order (later sources win)."""
+        upd: dict[str, Any] = {}
+        for src in sources:
+            if src is None:
+                continue
+            if src.located():  # a new location replaces the old one as a whole
+                upd.update(node=None, browse_path=None, when=None)
+            upd.update({f: getattr(src, f) for f in src.model_fields_set})
+        return self.model_copy(update=upd) if upd else self
 
 
 #: Tags every processing station carries (the simulator serves them; the adapter mirrors them).
@@ -182,26 +185,53 @@ class Equipment(Strict):
     mtbf_s: float | None = Field(default=None, gt=0)
     mttr_s: float | None = Field(default=None, gt=0)
     extra_tags: list[TagDef] = Field(default_factory=list)
+    #: Where tags (standard or extra) come from: tag name -> source; overrides the line's template.
+    #: ``null`` leaves a tag unbound (absent), whatever the template or the line's naming says.
+    opcua: dict[str, TagSource | None] = Field(default_factory=dict)
     #: Filled by :mod:`twin.config`: the id of the line this equipment belongs to.
     line: str = ""
 
     def tags(self) -> list[TagDef]:
-        """All tags of this equipment: the standard ones for its type, then its extra tags."""
-        base: tuple[TagDef, ...]
-        if self.type in PROCESSING_TYPES:
-            base = STANDARD_TAGS
-        elif self.type == EquipmentType.BUFFER:
-            base = BUFFER_TAGS
-        else:
-            base = (TagDef(name="state", type=TagType.ENUM),)
-        return [*base, *self.extra_tags]
+        """All tags of this equipment: the standard ones for its type, then its extra tags.
+
+        An extra tag with a standard tag's name redefines it (in place): its fields are laid over the
+        standard definition, so ``{name: state, node: ...}`` binds the standard state to a node.
+        """
+        base = standard_tags(self.type)
+        names = {t.name for t in base}
+        extra = {t.name: t for t in self.extra_tags if t.name in names}
+        merged = [_overlay(t, extra[t.name]) if t.name in extra else t for t in base]
+        return [*merged, *(t for t in self.extra_tags if t.name not in names)]
+
+
+def standard_tags(kind: EquipmentType) -> tuple[TagDef, ...]:
+    """The tags every piece of equipment of this type carries."""
+    if kind in PROCESSING_TYPES:
+        return STANDARD_TAGS
+    if kind == EquipmentType.BUFFER:
+        return BUFFER_TAGS
+    return (TagDef(name="state", type=TagType.ENUM),)
+
+
+class Naming(StrEnum):
+    """How tags without a declared source are found on a line's PLC."""
+
+    SIMULATOR = "simulator"  # the simulator's NodeId ``nsu=<namespace_uri>;s=<equipment>.<tag>``
+    EXPLICIT = "explicit"  # not at all: tags without a source are simply absent from the twin
 
 
 class OpcUaEndpoint(Strict):
-    """Where a line's PLC (real or simulated) is reached."""
+    """Where a line's PLC (real or simulated) is reached, and how its tags are named there.
+
+    ``template`` binds tags of every piece of equipment of the line at once (tag name -> source, with
+    ``{equipment}``, ``{line}`` and ``{index}`` (1-based position in the line) in NodeIds, browse paths and
+    rule nodes); an equipment's own ``opcua`` entries override it.
+    """
 
     endpoint: str = Field(min_length=1)
     namespace_uri: str = SIM_NAMESPACE_URI
+    naming: Naming = Naming.SIMULATOR
+    template: dict[str, TagSource] = Field(default_factory=dict)
 
 
 class Line(Strict):
@@ -384,9 +414,12 @@ class Plant(Strict):
         return out
 
 
-def default_node_id(equipment_id: str, tag: str, namespace_uri: str = SIM_NAMESPACE_URI) -> str:
-    """The NodeId (by namespace URI) under which the simulator serves ``tag`` of ``equipment_id``."""
-    return f"nsu={namespace_uri};s={equipment_id}.{tag}"
+def _overlay(tag: TagDef, over: TagDef) -> TagDef:
+    """``tag`` with the fields ``over`` sets (its location as a whole)."""
+    upd = {f: getattr(over, f) for f in over.model_fields_set if f != "name"}
+    if over.located():
+        upd = {"node": None, "browse_path": None, "when": None, **upd}
+    return tag.model_copy(update=upd)
 
 
 class TagValue(BaseModel):

@@ -17,9 +17,9 @@ from vtkmodules.vtkCommonCore import vtkStringArray
 from vtkmodules.vtkRenderingCore import vtkActor2D, vtkCoordinate, vtkPolyDataMapper2D
 from vtkmodules.vtkRenderingLabel import vtkLabeledDataMapper
 
-from viz.geometry import FloatArray, Layout
+from twin.layout import FloatArray, Layout
+from twin.palette import RGB, TEXT_RGB, hex_color, legend_entries, model_rgb
 from viz.live import LiveState
-from viz.palette import RGB, TEXT_RGB, hex_color, legend_entries, model_rgb
 
 if TYPE_CHECKING:
     from viz.scene import PlantScene

@@ -15,9 +15,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from twin.changes import Change
 from twin.model import PROCESSING_TYPES, EquipmentType, Plant, StationState
-from twin.store import Change, TwinStore
-from viz.palette import NOT_LIVE, parse_state
+from twin.palette import NOT_LIVE, parse_state
+from twin.store import TwinStore
+from twin.store.streamids import FIRST_ID, id_at
 
 __all__ = ["THROUGHPUT_WINDOW_S", "ChangeFollower", "LineStats", "LiveState", "describe"]
 
@@ -245,7 +247,7 @@ class ChangeFollower:
     ) -> None:
         self.store = store
         self.state = state if state is not None else LiveState(store.plant())
-        self.last_id = "0-0"
+        self.last_id = FIRST_ID
         self.plan_every_s = plan_every_s
         self._clock = clock
         self._plan_read_at = -1e18
@@ -256,7 +258,7 @@ class ChangeFollower:
         # The newest entries matter: on a busy stream, shrink the window until it holds < max_entries.
         window = history_s
         while True:
-            start = f"{int((now - window) * 1000)}-0"
+            start = id_at(now - window)
             entries = self.store.change_range(start, "+", count=max_entries)
             if len(entries) < max_entries or window < 5.0:
                 break
@@ -265,7 +267,7 @@ class ChangeFollower:
             self.state.apply(changes)
             self.last_id = sid
         self.state.load_status(self.store.status(), now=now)
-        if self.last_id == "0-0":
+        if self.last_id == FIRST_ID:
             # Nothing newer than the window start: follow from there (tolerates client/server clock skew
             # up to the window, unlike "now"; anything older is already in the live hashes just read).
             self.last_id = start

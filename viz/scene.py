@@ -3,7 +3,7 @@
 All equipment is ONE merged mesh of boxes (8 points, 5 quads each) with a per-cell RGB array; a live update
 writes new colours into that array (and moves a few points for car markers and buffer fill levels) and
 marks it modified, so a frame costs one render, never a rebuild. The floor grid, the text over the scene
-(:mod:`viz.hud`) and the camera are set up once. Where things go comes from :mod:`viz.geometry`; the car
+(:mod:`viz.hud`) and the camera are set up once. Where things go comes from :mod:`twin.layout`; the car
 markers' motion from :mod:`viz.travellers`.
 """
 
@@ -16,11 +16,10 @@ import numpy as np
 import numpy.typing as npt
 import pyvista as pv
 
+from twin.errors import NotFoundError
+from twin.layout import BoxArrays, FloatArray, Placement, Point, box_points, plant_layout
 from twin.model import Plant
-from viz.geometry import BoxArrays, FloatArray, Placement, Point, box_points, plant_layout
-from viz.hud import Hud, add_labels, add_legend
-from viz.live import LiveState
-from viz.palette import (
+from twin.palette import (
     AGV_PATH_RGB,
     CONVEYOR_RGB,
     FILL_RGB,
@@ -32,6 +31,9 @@ from viz.palette import (
     model_rgb,
     state_rgb,
 )
+from viz.errors import VizError
+from viz.hud import Hud, add_labels, add_legend
+from viz.live import LiveState
 from viz.travellers import HOLDS_PART, MAX_TRAVELLERS, StationCars, Travellers
 
 __all__ = ["FACES", "PlantScene", "box_mesh", "face_shades", "shade"]
@@ -40,7 +42,7 @@ pv.global_theme.multi_samples = 0  # MSAA is 4-6x slower in software OpenGL
 pv.global_theme.allow_empty_mesh = True
 
 # The 5 outward-facing quads of a box (no bottom: it is never seen from above the floor, and vertices are
-# what software OpenGL pays for at 2,000 stations), over the corners of :func:`viz.geometry.box_points`.
+# what software OpenGL pays for at 2,000 stations), over the corners of :func:`twin.layout.box_points`.
 _QUADS = np.array([[4, 5, 6, 7], [0, 1, 5, 4], [1, 2, 6, 5], [2, 3, 7, 6], [3, 0, 4, 7]])
 FACES = len(_QUADS)
 # Baked lighting: direction towards the light, and the ambient/diffuse weights.
@@ -132,7 +134,10 @@ class PlantScene:
         self.plant = plant
         self.plotter: Any = plotter  # pyvista's decorated methods do not type-check well
         self.line = line
-        self.layout = plant_layout(plant, line)
+        try:
+            self.layout = plant_layout(plant, line)
+        except NotFoundError as exc:  # a --line the plant does not have: the viewer's error, same message
+            raise VizError(str(exc)) from exc
         self.lines = self.layout.lines
         self.equipment = self.layout.equipment
         self.slots: dict[str, Placement] = self.layout.placements

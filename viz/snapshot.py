@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from twin.palette import hex_color, legend_entries, state_rgb
 from twin.store import TwinStore
 from viz import use_offscreen
 from viz.errors import RenderError, VizError
-from viz.palette import hex_color, legend_entries, state_rgb
 
 __all__ = ["OffscreenView", "Snapshot", "grab_image", "open_offscreen", "take_snapshot", "write_html_report"]
 

@@ -6,7 +6,7 @@ points (a view on the mesh's VTK points, handed over by :meth:`bind`), so nothin
 * :class:`StationCars`: a car-sized box on each processing station, collapsed onto its base centre while
   the station holds no car.
 * :class:`Travellers`: a fixed pool of car boxes. When a station's part counter goes up (a car left it),
-  one is sent along the station's route (:attr:`viz.geometry.Layout.routes`) over :data:`TRAVEL_FRAMES`
+  one is sent along the station's route (:attr:`twin.layout.Layout.routes`) over :data:`TRAVEL_FRAMES`
   frames, then collapsed again; the oldest is recycled when more than :data:`MAX_TRAVELLERS` start.
 """
 
@@ -17,19 +17,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from viz.geometry import BoxArrays, FloatArray, Point, Route
+from twin.layout import CAR_SIZE, HOLDS_PART, BoxArrays, FloatArray, Point, Route
 
 __all__ = ["CAR_SIZE", "HOLDS_PART", "MAX_TRAVELLERS", "TRAVEL_FRAMES", "StationCars", "Travellers"]
 
-#: States in which a station holds a car (a part marker is shown on it).
-HOLDS_PART = frozenset({"Running", "Blocked", "Fault", "Changeover"})
 #: Frames a car takes to travel from a station to the next equipment (4 fps in the browser: ~1.5 s).
 TRAVEL_FRAMES = 6
 #: Most cars shown travelling at once (the oldest is recycled when more start).
 MAX_TRAVELLERS = 48
-#: Size (m) of a travelling car marker. It slides over the tops of the equipment (where the markers of
-#: the cars a station holds sit), so it stays in view along the whole route instead of inside the bodies.
-CAR_SIZE = (3.6, 1.6, 1.1)
 
 
 class StationCars:

@@ -222,7 +222,7 @@ class _ViewerApp:
     # ------------------------------------------------------------------ side panel
     def panel(self) -> list[dict[str, Any]]:
         """Lines and their stations with each one's state and state colour."""
-        from viz.palette import hex_color, state_rgb
+        from twin.palette import hex_color, state_rgb
 
         live = self.live
         out = []

@@ -1,7 +1,8 @@
 """OPC UA adapters: mirror PLC state into the Redis twin, and write plans back.
 
-- :mod:`~adapters.opcua.mapping`: twin tags -> nodes (NodeIds by namespace URI, browse paths), validated
-  per server; problems reported by name (``equipment.tag -> node: problem``), never fatal for the rest.
+- :mod:`~adapters.opcua.mapping`: twin tags -> nodes (NodeIds by namespace URI, browse paths);
+  :mod:`~adapters.opcua.resolve` validates them per server, problems reported by name
+  (``equipment.tag -> node: problem``), never fatal for the rest; the adapter records them in the twin.
 - :mod:`~adapters.opcua.ingest`: a subscription whose publish callback takes whole publish results
   (no task per notification), coalescing per tag, one Redis write per cycle; counters.
 - :mod:`~adapters.opcua.fastpath`: a direct decoder for data-change publish responses (asyncua's otherwise).

@@ -21,7 +21,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
@@ -37,6 +37,13 @@ DEFAULT_MAX_CHANGES = 100_000
 
 class _Writer(Protocol):
     async def write_changes(self, changes: Sequence[ChangeLike], source: str = "") -> str: ...
+
+    async def set_mapping_problems(
+        self,
+        endpoint: str,
+        problems: Iterable[Mapping[str, Any]],
+        tags: Iterable[tuple[str, str]] = (),
+    ) -> None: ...
 
 
 @dataclass
@@ -98,6 +105,15 @@ class OutageBuffer:
                 return self._buffer(list(changes), source)
             self._end_outage()
             return sid
+
+    async def set_mapping_problems(
+        self,
+        endpoint: str,
+        problems: Iterable[Mapping[str, Any]],
+        tags: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        """Passed straight to the store (not buffered: the adapter retries a report until Redis takes it)."""
+        await self.store.set_mapping_problems(endpoint, problems, tags)
 
     async def flush(self, timeout_s: float = 5.0, retry_s: float = 0.2) -> bool:
         """Replay what is buffered, retrying until ``timeout_s``; True when nothing is left."""

@@ -3,7 +3,7 @@
 asyncua's standard handler spawns an asyncio task per notification and its iterator queue drops the
 oldest entries past 1000. Here a :class:`BatchSubscription` overrides ``publish_callback`` (which the
 client's publish loop awaits once per PublishResponse) and hands the whole ``DataChangeNotification`` to an
-:class:`IngestSink`. The sink turns each item into a :class:`~twin.store.keys.Change` (quality from the
+:class:`IngestSink`. The sink turns each item into a :class:`~twin.changes.Change` (quality from the
 StatusCode and the tag's type/range check) and stores it in a dict keyed by tag: memory is bounded by the
 number of tags, and a change overwritten before it was written is *counted* (``coalesced``), never dropped
 silently. A single writer task swaps the dict out and writes it with ``AsyncTwinStore.write_changes``:
@@ -25,7 +25,9 @@ from asyncua import ua
 from asyncua.common.subscription import Subscription
 
 from adapters.opcua.fastpath import FastDataChange
-from adapters.opcua.mapping import BAD, ResolvedTag, make_checker
+from adapters.opcua.mapping import ResolvedTag
+from adapters.opcua.transforms import handle_checks
+from adapters.opcua.values import BAD, Flag
 from twin.changes import Change, ChangeLike
 from twin.errors import StoreError
 
@@ -72,6 +74,7 @@ class IngestCounters:
     batches_written: int = 0
     coalesced: int = 0
     bad_values: int = 0
+    uncertain_values: int = 0
     bad_status: int = 0
     uncertain_status: int = 0
     unknown_handles: int = 0
@@ -85,7 +88,7 @@ class IngestCounters:
 
 
 class _Tag:
-    """Hot-path view of one resolved tag: names and its checkers, nothing else."""
+    """Hot-path view of one resolved tag: names and its checkers, nothing else (identity-hashed)."""
 
     __slots__ = ("check", "equipment", "name", "scalar")
 
@@ -98,6 +101,26 @@ class _Tag:
         """Install a checker (and its scalar-only part, which the hot path calls for non-list values)."""
         self.check = check
         self.scalar = getattr(check, "scalar", check)
+
+
+class _Input(_Tag):
+    """A further monitored item of a tag derived from several nodes (``when`` rules).
+
+    It hashes and compares as the tag's own :class:`_Tag`, so its changes coalesce into the same pending
+    entry; only such tags pay for the ``__eq__`` (a plain tag keeps the identity hash).
+    """
+
+    __slots__ = ("tag",)
+
+    def __init__(self, tag: _Tag, check: Callable[[Any], Any]) -> None:
+        super().__init__(tag.equipment, tag.name, check)
+        self.tag = tag
+
+    def __hash__(self) -> int:
+        return hash(self.tag)
+
+    def __eq__(self, other: object) -> bool:
+        return other is self.tag or (isinstance(other, _Input) and other.tag is self.tag)
 
 
 def _json_safe(v: Any) -> Any:
@@ -130,17 +153,23 @@ class IngestSink:
 
     # ----------------------------------------------------------------- mapping
     def set_tags(self, tags: Sequence[ResolvedTag]) -> None:
-        """Install a resolved mapping: client handle ``i`` is ``tags[i]``. Pending changes are kept."""
+        """Install a resolved mapping: client handles number ``rt.nodeids`` of every tag, in order.
+
+        Pending changes are kept.
+        """
         out: list[_Tag | None] = []
         for rt in tags:
             key = (rt.binding.equipment, rt.binding.tag.name)
-            check = make_checker(rt.binding.tag, rt.enum_names)
+            checks = handle_checks(
+                rt.binding.tag, len(rt.rule_ids), rt.nodeid is not None, rt.enum_names, rt.unit
+            )
             t = self._tag_cache.get(key)
             if t is None:
-                t = self._tag_cache[key] = _Tag(key[0], key[1], check)
+                t = self._tag_cache[key] = _Tag(key[0], key[1], checks[0])
             else:
-                t.set_check(check)
+                t.set_check(checks[0])
             out.append(t)
+            out.extend(_Input(t, c) for c in checks[1:])
         self._tags = out
 
     @property
@@ -168,14 +197,16 @@ class IngestSink:
         """Pending changes from ``(client handle, value, status severity, timestamp or None)`` rows.
 
         Severity is the StatusCode's top two bits: 0 good, 1 uncertain, 2/3 bad. A value the tag's
-        check rejects is stored as "bad" (JSON-safe), a bad status stores no value; a row without a
+        check rejects is stored as "bad" (JSON-safe), a bad status stores no value, a value its
+        transform cannot place (an unknown code) is "uncertain" with the raw value; a row without a
         timestamp gets the time of this call.
         """
         tags = self._tags
         n_tags = len(tags)
         pending = self._pending
         c = self.counters
-        coalesced = bad = bad_status = uncertain = unknown = 0
+        flag = Flag
+        coalesced = bad = bad_status = uncertain = unknown = unsure = 0
         now = time.time()
         for h, v, sev, ts in rows:
             if h >= n_tags or (t := tags[h]) is None:
@@ -189,14 +220,18 @@ class IngestSink:
                 else:
                     q = "good"
                 cv = t.scalar(v) if type(v) is not list else t.check(v)
-                if cv is BAD:
-                    q, cv, bad = "bad", _json_safe(v), bad + 1
+                if type(cv) is flag:
+                    if cv is BAD:
+                        q, cv, bad = "bad", _json_safe(v), bad + 1
+                    else:
+                        q, cv, unsure = cv.quality if q == "good" else q, _json_safe(cv.raw), unsure + 1
             if t in pending:
                 coalesced += 1
             pending[t] = (t.equipment, t.name, cv, q, now if ts is None else ts)
         c.notifications += n_items
         c.coalesced += coalesced
         c.bad_values += bad
+        c.uncertain_values += unsure
         c.bad_status += bad_status
         c.uncertain_status += uncertain
         c.unknown_handles += unknown
@@ -343,16 +378,46 @@ def subscription_params(publish_interval_ms: float, keepalive_s: float) -> ua.Cr
     return params
 
 
+@dataclass(frozen=True, slots=True)
+class ItemSettings:
+    """Per monitored item: sampling interval (ms; None: the adapter's), deadband, queue size."""
+
+    sampling_ms: float | None = None
+    deadband: float | None = None
+    percent: bool = False
+    queue_size: int = 1
+
+
+def _filter(s: ItemSettings) -> ua.DataChangeFilter | None:
+    if not s.deadband:
+        return None
+    f = ua.DataChangeFilter()
+    f.Trigger = ua.DataChangeTrigger.StatusValue
+    f.DeadbandType = ua.DeadbandType.Percent if s.percent else ua.DeadbandType.Absolute
+    f.DeadbandValue = float(s.deadband)
+    return f
+
+
 async def create_monitored_items(
-    sub: Subscription, nodeids: Sequence[ua.NodeId], sampling_interval_ms: float, batch: int = 500
+    sub: Subscription,
+    nodeids: Sequence[ua.NodeId],
+    sampling_interval_ms: float,
+    batch: int = 500,
+    settings: Sequence[ItemSettings] | None = None,
 ) -> list[ua.StatusCode]:
-    """Monitor ``nodeids`` with ``queuesize=1`` (latest value only); client handle ``i`` = ``nodeids[i]``."""
+    """Monitor ``nodeids`` (client handle ``i`` = ``nodeids[i]``), in calls of at most ``batch`` items.
+
+    Each item uses ``settings[i]`` if given, else ``sampling_interval_ms`` and ``queuesize=1`` (latest value
+    only, oldest discarded).
+    """
     statuses: list[ua.StatusCode] = []
+    default = ItemSettings()
     for start in range(0, len(nodeids), batch):
         params = ua.CreateMonitoredItemsParameters()
         params.SubscriptionId = sub.subscription_id
         params.TimestampsToReturn = ua.TimestampsToReturn.Both
         for i in range(start, min(start + batch, len(nodeids))):
+            s = settings[i] if settings is not None else default
             req = ua.MonitoredItemCreateRequest()
             rv = ua.ReadValueId()
             rv.NodeId = nodeids[i]
@@ -361,9 +426,12 @@ async def create_monitored_items(
             req.MonitoringMode = ua.MonitoringMode.Reporting
             mp = ua.MonitoringParameters()
             mp.ClientHandle = i
-            mp.SamplingInterval = sampling_interval_ms
-            mp.QueueSize = 1
+            mp.SamplingInterval = sampling_interval_ms if s.sampling_ms is None else s.sampling_ms
+            mp.QueueSize = s.queue_size
             mp.DiscardOldest = True
+            filt = _filter(s)
+            if filt is not None:
+                mp.Filter = filt
             req.RequestedParameters = mp
             params.ItemsToCreate.append(req)
         results = await sub.server.create_monitored_items(params)

@@ -1,42 +1,38 @@
-"""Tag mapping: every twin tag -> a node on an OPC UA endpoint, resolved and validated per server.
+"""Tag mapping: every twin tag -> a node on an OPC UA endpoint; the types of a mapping and its NodeIds.
 
-Building the mapping is pure (plant -> :class:`TagBinding` per endpoint). Resolving it needs a connected
-client: namespace URIs become this server's indexes, browse paths are translated in one call, and every
-node's NodeClass / DataType / ValueRank (and engineering units, if the tag declares a unit) is read in a few
-batched calls. A node that is missing or has the wrong type is reported by name as a
-:class:`MappingProblem` (``equipment.tag -> node: problem``); the rest of the mapping still mirrors.
+Building the mapping is pure (plant -> :class:`TagBinding` per endpoint, with the line's template and the
+equipment's overrides laid on). Resolving it on a server (:mod:`adapters.opcua.resolve`) yields a
+:class:`ResolvedMapping`: the tags that mirror and, named ``equipment.tag -> node: problem``, each
+:class:`MappingProblem`. NodeIds are parsed and written in ``nsu=<namespace uri>;...`` form here.
 """
 
 from __future__ import annotations
 
-import logging
-import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from asyncua import Client, ua
-from asyncua.common.ua_utils import get_base_data_type
+from asyncua import ua
 
 from adapters.opcua.errors import MappingError
-from twin.model import SIM_NAMESPACE_URI, Plant, TagDef, TagType, default_node_id
+from adapters.opcua.limits import OperationLimits
+from twin.binding import bound_tags
+from twin.model import SIM_NAMESPACE_URI, Plant, TagDef
+from twin.tagsource import Rule
 
-log = logging.getLogger(__name__)
+__all__ = [
+    "MappingProblem",
+    "ResolvedMapping",
+    "ResolvedTag",
+    "TagBinding",
+    "build_bindings",
+    "format_nodeid",
+    "parse_nodeid",
+    "relative_path",
+    "target",
+    "type_name",
+]
 
-#: Largest number of nodes per Read/TranslateBrowsePaths request (keeps each request well under the
-#: client's watchdog and the server's message limits).
-BATCH = 500
-
-# Built-in DataType ids (namespace 0) accepted for each tag type.
-_INTS = {2, 3, 4, 5, 6, 7, 8, 9, 27, 28}
-_NUMBERS = _INTS | {10, 11, 26, 50}
-ACCEPTED_TYPES: dict[TagType, frozenset[int]] = {
-    TagType.FLOAT: frozenset(_NUMBERS),
-    TagType.INT: frozenset(_INTS),
-    TagType.ENUM: frozenset(_INTS | {29}),
-    TagType.BOOL: frozenset({1}),
-    TagType.STRING: frozenset({12, 21}),
-}
 _TYPE_NAMES = {
     1: "Boolean",
     2: "SByte",
@@ -80,16 +76,28 @@ class TagBinding:
         return f"{self.equipment}.{self.tag.name}"
 
     @property
+    def rules(self) -> list[Rule]:
+        """The tag's ``when`` rules that test a node of their own (NodeId or browse path), in order."""
+        return [r for r in self.tag.when or [] if r.on_node]
+
+    @property
+    def rule_nodes(self) -> list[str]:
+        """The nodes the tag's ``when`` rules test (besides its own node), as the config names them."""
+        return [r.node if r.node is not None else "/".join(r.browse_path or []) for r in self.rules]
+
+    @property
     def spec(self) -> str:
         """The node as the config names it (for messages)."""
         if self.node is not None:
             return self.node
-        return "/".join(self.browse_path or [])
+        if self.browse_path:
+            return "/".join(self.browse_path)
+        return " | ".join(self.rule_nodes)
 
 
 @dataclass(frozen=True, slots=True)
 class MappingProblem:
-    """A tag that cannot be mirrored (``fatal``) or mirrors with a caveat (a unit mismatch)."""
+    """A tag that cannot be mirrored (``fatal``) or mirrors with a caveat."""
 
     equipment: str
     tag: str
@@ -100,17 +108,38 @@ class MappingProblem:
     def __str__(self) -> str:
         return f"{self.equipment}.{self.tag} -> {self.node}: {self.problem}"
 
+    def as_row(self) -> dict[str, Any]:
+        """The problem as the twin store records it (``equipment, tag, node, problem, fatal``)."""
+        return {
+            "equipment": self.equipment,
+            "tag": self.tag,
+            "node": self.node,
+            "problem": self.problem,
+            "fatal": self.fatal,
+        }
+
 
 @dataclass(slots=True)
 class ResolvedTag:
-    """A binding resolved on one server: its NodeId there, whether it is an array, the server's unit."""
+    """A binding resolved on one server: its NodeIds there, whether it is an array, the server's unit."""
 
     binding: TagBinding
-    nodeid: ua.NodeId
+    #: The tag's own node (None for a state derived only from ``when`` rules).
+    nodeid: ua.NodeId | None
     is_array: bool = False
     server_unit: str | None = None
     #: For enumeration tags: the server's code -> name table (values are mirrored as names).
     enum_names: dict[int, str] | None = None
+    #: The nodes the tag's ``when`` rules test, in rule order.
+    rule_ids: list[ua.NodeId] = field(default_factory=list)
+    #: ``(factor, offset)`` from the server's unit to the tag's, if they differ.
+    unit: tuple[float, float] | None = None
+    data_type: str = ""
+
+    @property
+    def nodeids(self) -> list[ua.NodeId]:
+        """Every node monitored for this tag: its own (if any), then its rule nodes."""
+        return ([self.nodeid] if self.nodeid is not None else []) + self.rule_ids
 
 
 @dataclass(slots=True)
@@ -119,17 +148,18 @@ class ResolvedMapping:
 
     tags: list[ResolvedTag] = field(default_factory=list)
     problems: list[MappingProblem] = field(default_factory=list)
+    limits: OperationLimits = field(default_factory=OperationLimits)
 
 
 # --------------------------------------------------------------------------- building (pure)
 def build_bindings(
     plant: Plant, endpoints: Mapping[str, str] | None = None
 ) -> tuple[dict[str, list[TagBinding]], list[str]]:
-    """Every tag of the plant, grouped by endpoint URL, plus the ids of lines with no endpoint at all.
+    """Every mirrored tag of the plant, grouped by endpoint URL, plus the ids of lines with no endpoint.
 
     A tag's endpoint is its own ``endpoint``, else ``endpoints[line]`` (a command-line override), else the
-    line's ``opcua.endpoint``. Its node is ``node``, else ``browse_path``, else the simulator's default
-    NodeId in the line's namespace URI.
+    line's ``opcua.endpoint``. Its source is :func:`twin.binding.bound_tags`'s: own definition, line
+    template, equipment override; tags without one use the simulator's NodeId or are absent.
     """
     endpoints = dict(endpoints or {})
     unknown = set(endpoints) - {line.id for line in plant.lines}
@@ -142,15 +172,12 @@ def build_bindings(
         ns_uri = line.opcua.namespace_uri if line.opcua else SIM_NAMESPACE_URI
         any_tag = False
         for eq in line.equipment:
-            for tag in eq.tags():
+            for tag in bound_tags(line, eq):
                 ep = tag.endpoint or line_ep
                 if ep is None:
                     continue
-                node = tag.node
-                if node is None and not tag.browse_path:
-                    node = default_node_id(eq.id, tag.name, ns_uri)
                 out.setdefault(ep, []).append(
-                    TagBinding(eq.id, line.id, tag, ep, node, tag.browse_path, ns_uri)
+                    TagBinding(eq.id, line.id, tag, ep, tag.node, tag.browse_path, ns_uri)
                 )
                 any_tag = True
         if not any_tag:
@@ -179,6 +206,16 @@ def parse_nodeid(spec: str, namespaces: Sequence[str]) -> ua.NodeId:
         raise MappingError(f"bad NodeId {spec!r}: {exc}") from None
 
 
+def format_nodeid(nid: ua.NodeId, namespaces: Sequence[str]) -> str:
+    """A NodeId as ``nsu=<uri>;<id>`` (namespace 0: the plain ``i=85`` form)."""
+    text = str(nid.to_string())
+    if nid.NamespaceIndex == 0:
+        return text
+    _ns, _sep, ident = text.partition(";")
+    uri = namespaces[nid.NamespaceIndex] if nid.NamespaceIndex < len(namespaces) else None
+    return f"nsu={uri};{ident}" if uri else text
+
+
 def _qualified(element: str, namespaces: Sequence[str], default_ns: int) -> ua.QualifiedName:
     """``"2:Name"``, ``"urn:x:Name"`` (URI up to the last colon) or ``"Name"`` (the line's namespace)."""
     prefix, sep, name = element.rpartition(":")
@@ -193,249 +230,32 @@ def _qualified(element: str, namespaces: Sequence[str], default_ns: int) -> ua.Q
 
 
 def relative_path(path: Sequence[str], namespaces: Sequence[str], default_ns: int) -> ua.RelativePath:
-    """A RelativePath following hierarchical references through the given browse names."""
+    """A RelativePath following hierarchical references through the given browse names.
+
+    An unqualified name is in the namespace of the name before it (the first: ``default_ns``), so
+    ``["urn:acme:plc:Plant", "Line1", "AGV"]`` stays in ``urn:acme:plc`` throughout.
+    """
     rp = ua.RelativePath()
+    ns = default_ns
     for el in path:
         e = ua.RelativePathElement()
         e.ReferenceTypeId = ua.NodeId(ua.ObjectIds.HierarchicalReferences)
         e.IsInverse = False
         e.IncludeSubtypes = True
-        e.TargetName = _qualified(el, namespaces, default_ns)
+        e.TargetName = _qualified(el, namespaces, ns)
+        ns = e.TargetName.NamespaceIndex
         rp.Elements.append(e)
     return rp
 
 
-def _chunks(seq: Sequence[Any], n: int = BATCH) -> Iterable[Sequence[Any]]:
-    for i in range(0, len(seq), n):
-        yield seq[i : i + n]
-
-
-async def _read(client: Client, ids: Sequence[ua.NodeId], attr: ua.AttributeIds) -> list[ua.DataValue]:
-    out: list[ua.DataValue] = []
-    for chunk in _chunks(ids):
-        params = ua.ReadParameters()
-        for nid in chunk:
-            rv = ua.ReadValueId()
-            rv.NodeId = nid
-            rv.AttributeId = attr
-            params.NodesToRead.append(rv)
-        out.extend(await client.uaclient.read(params))
-    return out
-
-
-async def _translate(client: Client, paths: Sequence[tuple[ua.NodeId, ua.RelativePath]]) -> list[Any]:
-    out: list[Any] = []
-    for chunk in _chunks(paths):
-        bps = []
-        for start, rp in chunk:
-            bp = ua.BrowsePath()
-            bp.StartingNode = start
-            bp.RelativePath = rp
-            bps.append(bp)
-        out.extend(await client.uaclient.translate_browsepaths_to_nodeids(bps))
-    return out
-
-
-def _target(res: Any) -> ua.NodeId:
+def target(res: Any) -> ua.NodeId:
     """The first target of a BrowsePathResult as a plain NodeId."""
     tid = res.Targets[0].TargetId
     return ua.NodeId(tid.Identifier, tid.NamespaceIndex)
 
 
-def _type_name(dt: ua.NodeId) -> str:
+def type_name(dt: ua.NodeId) -> str:
+    """A built-in DataType's name (``Double``), else its NodeId."""
     if dt.NamespaceIndex == 0 and isinstance(dt.Identifier, int):
         return _TYPE_NAMES.get(dt.Identifier, f"i={dt.Identifier}")
     return str(dt.to_string())
-
-
-async def resolve(client: Client, bindings: Sequence[TagBinding]) -> ResolvedMapping:
-    """Resolve and validate ``bindings`` on the server ``client`` is connected to.
-
-    Never raises for a single bad tag: each becomes a :class:`MappingProblem`. Connection errors propagate.
-    """
-    result = ResolvedMapping()
-    namespaces = await client.get_namespace_array()
-    pending: list[tuple[TagBinding, ua.NodeId]] = []
-    to_browse: list[tuple[TagBinding, ua.RelativePath]] = []
-    for b in bindings:
-        try:
-            if b.node is not None:
-                pending.append((b, parse_nodeid(b.node, namespaces)))
-            else:
-                default_ns = namespaces.index(b.namespace_uri) if b.namespace_uri in namespaces else 0
-                to_browse.append((b, relative_path(b.browse_path or [], namespaces, default_ns)))
-        except MappingError as exc:
-            result.problems.append(MappingProblem(b.equipment, b.tag.name, b.spec, str(exc)))
-    if to_browse:
-        objects = ua.NodeId(ua.ObjectIds.ObjectsFolder)
-        found = await _translate(client, [(objects, rp) for _b, rp in to_browse])
-        for (b, _rp), res in zip(to_browse, found, strict=True):
-            if res.StatusCode.is_good() and res.Targets:
-                pending.append((b, _target(res)))
-            else:
-                why = res.StatusCode.name if not res.StatusCode.is_good() else "no target"
-                result.problems.append(
-                    MappingProblem(b.equipment, b.tag.name, b.spec, f"browse path not found ({why})")
-                )
-    ids = [nid for _b, nid in pending]
-    classes = await _read(client, ids, ua.AttributeIds.NodeClass)
-    dtypes = await _read(client, ids, ua.AttributeIds.DataType)
-    ranks = await _read(client, ids, ua.AttributeIds.ValueRank)
-    base_cache: dict[ua.NodeId, ua.NodeId] = {}
-    enum_cache: dict[ua.NodeId, dict[int, str] | None] = {}
-    candidates: list[ResolvedTag] = []
-    for (b, nid), nc, dt, vr in zip(pending, classes, dtypes, ranks, strict=True):
-        node_txt = f"{b.spec}" if b.spec == nid.to_string() else f"{b.spec} ({nid.to_string()})"
-        if not nc.StatusCode.is_good():
-            result.problems.append(
-                MappingProblem(b.equipment, b.tag.name, node_txt, f"unknown node ({nc.StatusCode.name})")
-            )
-            continue
-        if nc.Value.Value != ua.NodeClass.Variable:
-            kind = ua.NodeClass(nc.Value.Value).name
-            result.problems.append(
-                MappingProblem(b.equipment, b.tag.name, node_txt, f"is a {kind}, not a Variable")
-            )
-            continue
-        dtype = dt.Value.Value if dt.StatusCode.is_good() else None
-        if isinstance(dtype, ua.NodeId):
-            base = dtype
-            if dtype.NamespaceIndex != 0:  # a server-defined type (e.g. an enumeration): use its base
-                if dtype not in base_cache:
-                    try:
-                        base_cache[dtype] = (await get_base_data_type(client.get_node(dtype))).nodeid
-                    except Exception:  # an unbrowsable type: judged by its own id below
-                        base_cache[dtype] = dtype
-                base = base_cache[dtype]
-            ok = base.NamespaceIndex == 0 and base.Identifier in ACCEPTED_TYPES[b.tag.type]
-            if not ok:
-                result.problems.append(
-                    MappingProblem(
-                        b.equipment,
-                        b.tag.name,
-                        node_txt,
-                        f"type mismatch: node is {_type_name(dtype)}, tag expects {b.tag.type.value}",
-                    )
-                )
-                continue
-        rank = vr.Value.Value if vr.StatusCode.is_good() else -1
-        rt = ResolvedTag(b, nid, is_array=isinstance(rank, int) and rank >= 1)
-        if b.tag.type is TagType.ENUM and isinstance(dtype, ua.NodeId) and dtype.NamespaceIndex != 0:
-            if dtype not in enum_cache:
-                enum_cache[dtype] = await _enum_names(client, dtype)
-            rt.enum_names = enum_cache[dtype]
-        candidates.append(rt)
-    await _check_units(client, candidates, result)
-    result.tags.extend(candidates)
-    return result
-
-
-async def _enum_names(client: Client, dtype: ua.NodeId) -> dict[int, str] | None:
-    """Code -> name of an enumeration DataType: its DataTypeDefinition, else EnumStrings / EnumValues."""
-    try:
-        (dv,) = await _read(client, [dtype], ua.AttributeIds.DataTypeDefinition)
-        fields = getattr(dv.Value.Value, "Fields", None) if dv.StatusCode.is_good() and dv.Value else None
-        if fields:
-            return {int(f.Value): str(f.Name) for f in fields}
-        paths = [(dtype, relative_path([f"0:{p}"], [], 0)) for p in ("EnumStrings", "EnumValues")]
-        found = await _translate(client, paths)
-        for kind, res in zip(("EnumStrings", "EnumValues"), found, strict=True):
-            if not (res.StatusCode.is_good() and res.Targets):
-                continue
-            (val,) = await _read(client, [_target(res)], ua.AttributeIds.Value)
-            items = val.Value.Value if val.StatusCode.is_good() and val.Value else None
-            if not items:
-                continue
-            if kind == "EnumStrings":
-                return {i: str(getattr(t, "Text", t)) for i, t in enumerate(items)}
-            return {int(e.Value): str(getattr(e.DisplayName, "Text", e.DisplayName)) for e in items}
-    except Exception:  # an odd server: mirror the codes as they are
-        log.debug("enumeration %s unreadable", dtype, exc_info=True)
-    return None
-
-
-async def _check_units(client: Client, tags: Sequence[ResolvedTag], result: ResolvedMapping) -> None:
-    """Read the EngineeringUnits property of tags that declare a unit; a mismatch is a non-fatal problem."""
-    with_unit = [t for t in tags if t.binding.tag.unit]
-    if not with_unit:
-        return
-    rp = relative_path(["0:EngineeringUnits"], [], 0)
-    found = await _translate(client, [(t.nodeid, rp) for t in with_unit])
-    props = [
-        (t, _target(r)) for t, r in zip(with_unit, found, strict=True) if r.StatusCode.is_good() and r.Targets
-    ]
-    values = await _read(client, [nid for _t, nid in props], ua.AttributeIds.Value)
-    for (t, _nid), dv in zip(props, values, strict=True):
-        eu = dv.Value.Value if dv.StatusCode.is_good() and dv.Value is not None else None
-        unit = getattr(getattr(eu, "DisplayName", None), "Text", None)
-        t.server_unit = unit
-        if unit and unit != t.binding.tag.unit:
-            b = t.binding
-            result.problems.append(
-                MappingProblem(
-                    b.equipment,
-                    b.tag.name,
-                    b.spec,
-                    f"unit mismatch: server says {unit!r}, tag declares {b.tag.unit!r} (mirrored as is)",
-                    fatal=False,
-                )
-            )
-
-
-# --------------------------------------------------------------------------- value checks (hot path)
-#: Returned by a checker for a value that fails the tag's type or range.
-BAD = object()
-
-
-def make_checker(tag: TagDef, enum_names: Mapping[int, str] | None = None) -> Callable[[Any], Any]:
-    """A fast ``value -> cleaned value or BAD`` for one tag: type and min/max (arrays: per element)."""
-    lo = tag.min if tag.min is not None else -math.inf
-    hi = tag.max if tag.max is not None else math.inf
-    ranged = tag.min is not None or tag.max is not None
-    t = tag.type
-    names = dict(enum_names or {})
-    known_names = set(names.values())
-
-    def enum(v: Any) -> Any:
-        if type(v) is str:
-            return v if v in known_names else BAD
-        if isinstance(v, int) and type(v) is not bool:
-            return names.get(int(v), BAD)
-        return BAD
-
-    def scalar(v: Any) -> Any:
-        cls = type(v)
-        if t is TagType.FLOAT:
-            if cls is float:
-                if v != v or v in (math.inf, -math.inf):  # NaN / infinities
-                    return BAD
-            elif cls is not int:
-                return BAD
-        elif t is TagType.INT or t is TagType.ENUM:
-            if cls is not int:
-                if (cls is float and v.is_integer()) or (isinstance(v, int) and cls is not bool):
-                    v = int(v)
-                else:
-                    return BAD
-        elif t is TagType.BOOL:
-            return v if cls is bool else BAD
-        else:  # STRING
-            if cls is str:
-                return v
-            text = getattr(v, "Text", None)  # LocalizedText
-            return text if isinstance(text, str) else BAD
-        if ranged and not lo <= v <= hi:
-            return BAD
-        return v
-
-    if names:
-        scalar = enum
-
-    def check(v: Any) -> Any:
-        if type(v) is list:
-            out = [scalar(x) for x in v]
-            return BAD if any(x is BAD for x in out) else out
-        return scalar(v)
-
-    check.scalar = scalar  # type: ignore[attr-defined]  # the hot path calls it directly for non-lists
-    return check

@@ -15,9 +15,9 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from asyncua import Client, ua
 
@@ -27,13 +27,28 @@ from adapters.opcua.ingest import (
     BatchSubscription,
     ChangeWriter,
     IngestSink,
+    ItemSettings,
     create_monitored_items,
     subscription_params,
 )
-from adapters.opcua.mapping import MappingProblem, ResolvedMapping, TagBinding, _read, resolve
+from adapters.opcua.limits import read_attribute
+from adapters.opcua.mapping import MappingProblem, ResolvedMapping, ResolvedTag, TagBinding
+from adapters.opcua.resolve import resolve
 from adapters.opcua.security import ClientSecurity, make_client, translate_connect_error
+from twin.errors import StoreError
 
 log = logging.getLogger(__name__)
+
+
+class AdapterStore(ChangeWriter, Protocol):
+    """What an endpoint adapter writes to: changes, and its mapping problems (``AsyncTwinStore``)."""
+
+    async def set_mapping_problems(
+        self,
+        endpoint: str,
+        problems: Iterable[Mapping[str, Any]],
+        tags: Iterable[tuple[str, str]] = (),
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -75,13 +90,15 @@ class EndpointAdapter:
         self,
         url: str,
         bindings: Sequence[TagBinding],
-        store: ChangeWriter,
+        store: AdapterStore,
         options: AdapterOptions | None = None,
     ) -> None:
         self.url = url
         self.bindings = list(bindings)
         self.options = options or AdapterOptions()
+        self.store = store
         self.sink = IngestSink(store, source=f"opcua:{url}")
+        self._problems_task: asyncio.Task[None] | None = None
         self.status = EndpointStatus(url)
         self._stop = asyncio.Event()
         self._lost = asyncio.Event()
@@ -122,6 +139,7 @@ class EndpointAdapter:
         finally:
             await self._teardown()
             await self.sink.stop()
+            await self._finish_report()
 
     async def stop(self) -> None:
         """Ask :meth:`run` to finish (pending changes are flushed)."""
@@ -174,19 +192,22 @@ class EndpointAdapter:
         # stayed "good" after a connect that failed between subscribing and the read).
         self._wrote_good = True
         await sub.init()
-        nodeids = [t.nodeid for t in tags]
-        statuses = await create_monitored_items(sub, nodeids, opts.sampling_interval_ms)
+        nodeids, settings, owners = monitored_items(tags)
+        limits = mapping.limits
+        statuses = await create_monitored_items(
+            sub, nodeids, opts.sampling_interval_ms, limits.monitored_items, settings
+        )
         refused = [
             MappingProblem(
                 t.binding.equipment, t.binding.tag.name, t.binding.spec, f"monitoring refused ({st.name})"
             )
-            for t, st in zip(tags, statuses, strict=True)
+            for t, st in zip(owners, statuses, strict=True)
             if not st.is_good()
         ]
         if refused:
             self._report(ResolvedMapping(problems=refused), replace=False)
         # Re-sync: a full read after subscribing (later notifications are newer); clears stale marks.
-        values = await _read(client, nodeids, ua.AttributeIds.Value)
+        values = await read_attribute(client, nodeids, ua.AttributeIds.Value, limits.read)
         self.sink.on_values(values)
         with contextlib.suppress(TimeoutError):  # Redis down: the sink keeps retrying on its own
             await asyncio.wait_for(self.sink.flush(), opts.request_timeout_s)
@@ -206,6 +227,35 @@ class EndpointAdapter:
             if key not in self._reported:
                 (log.error if p.fatal else log.warning)("mapping: %s", key)
                 self._reported.add(key)
+        if self._problems_task is not None:
+            self._problems_task.cancel()  # superseded by this report
+        rows = [p.as_row() for p in self.status.problems]
+        self._problems_task = asyncio.create_task(self._publish(rows), name=f"mapping problems {self.url}")
+
+    async def _publish(self, rows: list[dict[str, Any]]) -> None:
+        """Write the endpoint's current problems to the twin (its fixed tags cleared), retrying until Redis
+        takes them; in a task of its own, so a slow or absent Redis never holds up the session."""
+        tags = [(b.equipment, b.tag.name) for b in self.bindings]
+        delay = self.options.backoff_initial_s
+        while True:
+            try:
+                await self.store.set_mapping_problems(self.url, rows, tags)
+                return
+            except StoreError as exc:
+                msg = f"{self.url}: mapping problems not recorded in the twin yet ({exc}); retrying"
+                if msg not in self._reported:
+                    log.warning("%s", msg)
+                    self._reported.add(msg)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.options.backoff_max_s)
+
+    async def _finish_report(self, timeout: float = 2.0) -> None:
+        """At stop: give a report still being written a moment, then drop it."""
+        task, self._problems_task = self._problems_task, None
+        if task is None or task.done():
+            return
+        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout)
 
     async def _watch(self, client: Client) -> None:
         """Return when the session is lost: transport down, or no publish response for too long."""
@@ -238,6 +288,28 @@ class EndpointAdapter:
         if client is None:
             return
         await _hard_close(client)
+
+
+def monitored_items(
+    tags: Sequence[ResolvedTag],
+) -> tuple[list[ua.NodeId], list[ItemSettings], list[ResolvedTag]]:
+    """The monitored items of a mapping in client-handle order: NodeIds, their settings, their tags."""
+    nodeids: list[ua.NodeId] = []
+    settings: list[ItemSettings] = []
+    owners: list[ResolvedTag] = []
+    for t in tags:
+        tag = t.binding.tag
+        item = ItemSettings(
+            sampling_ms=tag.sampling_ms,
+            deadband=tag.deadband,
+            percent=tag.deadband_type.value == "percent",
+            queue_size=tag.queue_size or 1,
+        )
+        for nid in t.nodeids:
+            nodeids.append(nid)
+            settings.append(item)
+            owners.append(t)
+    return nodeids, settings, owners
 
 
 async def _hard_close(client: Client, timeout: float = 1.0) -> None:

@@ -119,6 +119,7 @@ async def test_mapping_problems_are_reported_by_name_and_rest_mirrors(
         TagDef(name="folder", node="nsu=urn:sdf-twin:sim;s=L1-WELD"),  # an Object, not a Variable
         TagDef(name="via_path", type=TagType.FLOAT, browse_path=["urn:sdf-twin:sim:L1-WELD", "power_kw"]),
         TagDef(name="watts", type=TagType.FLOAT, unit="W", node="nsu=urn:sdf-twin:sim;s=L1-WELD.power_kw"),
+        TagDef(name="secs", type=TagType.FLOAT, unit="s", node="nsu=urn:sdf-twin:sim;s=L1-WELD.power_kw"),
     ]
     s = TwinStore.from_url(redis_url)
     s.load_plant(plant)
@@ -126,10 +127,12 @@ async def test_mapping_problems_are_reported_by_name_and_rest_mirrors(
     try:
         await adapter.wait_connected(15)
         msgs = sorted(str(p) for p in adapter.status.problems if p.fatal)
-        assert len(msgs) == 4, msgs
-        (unit,) = [str(p) for p in adapter.status.problems if not p.fatal]
-        assert unit.startswith("L1-WELD.watts")
-        assert "unit mismatch: server says 'kW', tag declares 'W'" in unit
+        assert len(msgs) == 5, msgs
+        assert [p for p in adapter.status.problems if not p.fatal] == []
+        assert any(
+            m.startswith("L1-WELD.secs") and "unit 'kW' (power, server) does not convert to 's' (time)" in m
+            for m in msgs
+        )
         ghost = "L1-WELD.ghost -> nsu=urn:sdf-twin:sim;s=L1-WELD.ghost"
         assert any(m.startswith(ghost) and "unknown node" in m for m in msgs)
         assert any(
@@ -141,10 +144,11 @@ async def test_mapping_problems_are_reported_by_name_and_rest_mirrors(
         await l1_server.write("L1-WELD", "power_kw", 9.0)
         await wait_until("via_path 9.0", lambda: s.read_tags("L1-WELD").get("via_path", (None,))[0] == 9.0)
         await wait_until(
-            "watts 9.0 (mirrored anyway)", lambda: s.read_tags("L1-WELD").get("watts", (None,))[0] == 9.0
+            "watts 9000.0 (kW -> W)", lambda: s.read_tags("L1-WELD").get("watts", (None,))[0] == 9000.0
         )
         assert s.read_tags("L1-WELD")["power_kw"][0] == 9.0
         assert "ghost" not in s.read_tags("L1-WELD")
+        assert "secs" not in s.read_tags("L1-WELD")  # a unit that does not convert is never stored
     finally:
         await stop_adapter(adapter, task, astore)
         s.client.close()

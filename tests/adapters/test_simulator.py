@@ -12,8 +12,9 @@ from asyncua import Client, ua
 
 from adapters.simulator import SimulatedPlant, parse_sequence
 from tests.support.wait import wait_until_async
+from twin.binding import default_node_id
 from twin.config import parse_plant
-from twin.model import SIM_NAMESPACE_URI, STATE_CODES, Plant, StationState, default_node_id
+from twin.model import SIM_NAMESPACE_URI, STATE_CODES, Plant, StationState
 from twin.sim import SimOptions
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(120)]
@@ -162,7 +163,8 @@ async def test_plan_load_switches_model_then_line_off(sim: SimulatedPlant, clien
 
 async def test_adapter_mapping_resolves_without_problems(sim: SimulatedPlant) -> None:
     """B2's tag mapping (default NodeIds by namespace URI, types, units) finds every simulator tag."""
-    from adapters.opcua.mapping import build_bindings, resolve
+    from adapters.opcua.mapping import build_bindings
+    from adapters.opcua.resolve import resolve
 
     bindings, unmapped = build_bindings(sim.plant_with_endpoints())
     assert not unmapped

@@ -48,8 +48,9 @@ def make_tokens() -> tuple[dict[str, str], str]:
     return tokens, "\n".join(lines) + "\n"
 
 
-def simple_replan(store: TwinStore) -> Plan:
-    """A stand-in re-planner for API wiring tests: one lot per model with demand, stored as a new version."""
+def simple_replan(store: TwinStore, propose: bool = False) -> Plan:
+    """A stand-in re-planner for API wiring tests: one lot per model with demand, stored as a new version
+    (as a proposal, not current, with ``propose``)."""
     demand = store.demand()
     plan = Plan(
         reason="api test",
@@ -62,9 +63,9 @@ def simple_replan(store: TwinStore) -> Plan:
             if q > 0
         ],
         kpis={"units": sum(demand.values())},
-        meta={"replan_s": 0.01},
+        meta={"replan_s": 0.01, "proposed": propose, "base_version": store.current_plan_version()},
     )
-    v = store.put_plan(plan)
+    v = store.put_plan(plan, make_current=not propose)
     return store.get_plan(v)
 
 
@@ -92,6 +93,7 @@ def api_env(api_redis: EmbeddedRedis) -> Iterator[ApiEnv]:
         store,
         ApiSettings(tokens=parse_tokens(text), ws_block_ms=100),
         replan=lambda _request=None: simple_replan(store),
+        propose=lambda _request=None: simple_replan(store, propose=True),
         dispatch=dispatch,
     )
     server = run_api_in_thread(app)

@@ -11,6 +11,10 @@ from tests.api.conftest import ApiEnv
 from twin.api.auth import Role, TokenRegistry, generate_tokens, hash_token, new_token, parse_tokens
 from twin.errors import ValidationError
 from twin.model import Plan
+from twin.store.tokens import TokenTable
+
+#: An issued token the matrix revokes.
+REVOKE_ID = hash_token("revoke-me")[:12]
 
 # (method, path, json body, role needed)
 ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, str]] = [
@@ -24,6 +28,7 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("GET", "/api/v1/stations/L1-WELD", None, "viewer"),
     ("GET", "/api/v1/history?equipment=L1-WELD", None, "viewer"),
     ("GET", "/api/v1/history/retention", None, "viewer"),
+    ("GET", "/api/v1/adapters/problems", None, "viewer"),
     ("GET", "/api/v1/kpi", None, "viewer"),
     ("GET", "/api/v1/kpi/plant", None, "viewer"),
     ("GET", "/api/v1/kpi/lines/L1", None, "viewer"),
@@ -43,6 +48,14 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("PUT", "/api/v1/admin/writeback", {"enabled": True}, "admin"),
     ("GET", "/api/v1/admin/audit", None, "admin"),
     ("GET", "/api/v1/admin/config", None, "admin"),
+    ("GET", "/api/v1/layout", None, "viewer"),
+    ("GET", "/api/v1/calendar", None, "viewer"),
+    ("GET", "/api/v1/models", None, "viewer"),
+    ("GET", "/api/v1/resources", None, "viewer"),
+    ("GET", "/api/v1/admin/sources", None, "admin"),
+    ("GET", "/api/v1/admin/tokens", None, "admin"),
+    ("POST", "/api/v1/admin/tokens", {"role": "viewer", "name": "matrix"}, "admin"),
+    ("DELETE", f"/api/v1/admin/tokens/{REVOKE_ID}", None, "admin"),
 ]
 PUBLIC = ["/healthz", "/readyz", "/metrics"]
 
@@ -50,6 +63,7 @@ PUBLIC = ["/healthz", "/readyz", "/metrics"]
 @pytest.fixture(scope="module", autouse=True)
 def _one_plan(api_env: ApiEnv) -> None:
     api_env.store.put_plan(Plan(reason="seed", demand={"A": 1}))
+    TokenTable(api_env.store).add(hash_token("revoke-me"), "viewer", "revoke-me", created_by="test")
 
 
 def _call(c: httpx.Client, method: str, path: str, body: dict[str, Any] | None) -> httpx.Response:
@@ -70,6 +84,7 @@ def test_every_route_is_in_the_matrix(api_env: ApiEnv) -> None:
         "/api/v1/plans/1/energy": "/api/v1/plans/{version}/energy",
         "/api/v1/plans/1/accept": "/api/v1/plans/{version}/accept",
         "/api/v1/plans/1/dispatch": "/api/v1/plans/{version}/dispatch",
+        f"/api/v1/admin/tokens/{REVOKE_ID}": "/api/v1/admin/tokens/{token_id}",
     }
     covered = {(m, templ.get(p, p)) for m, p in covered} | {("GET", p) for p in PUBLIC}
     assert documented == covered

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import time
 from functools import partial
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 
 from tests.api.conftest import ApiEnv
 from tests.helpers import TWIN_MAIN, cli_env, run_twin, url_of
+from tests.support.wait import wait_until
 from twin.api.auth import hash_token
 from twin.embedded import free_port
 
@@ -48,16 +48,14 @@ def test_serve_runs_the_api_with_the_real_replanner(api_env: ApiEnv, tmp_path: P
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
+        def ready() -> bool:
             assert proc.poll() is None, proc.communicate()
             try:
-                if httpx.get(url + "/readyz").status_code == 200:
-                    break
+                return httpx.get(url + "/readyz").status_code == 200
             except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "twin serve did not get ready"
-            time.sleep(0.2)
+                return False
+
+        wait_until("twin serve to get ready", ready, 60, interval=0.2)
         h = {"Authorization": f"Bearer {lines['token']}"}
         assert httpx.get(url + "/api/v1/me", headers=h).json() == {"name": "cli-user", "role": "scheduler"}
         r = httpx.post(url + "/api/v1/replan", headers=h, timeout=90)

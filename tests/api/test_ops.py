@@ -77,3 +77,9 @@ def test_metrics_can_require_a_token(api_env: ApiEnv) -> None:
         assert r.status_code == 200 and "twin_redis_up 1" in r.text
     finally:
         server.stop()
+
+
+def test_metric_label_values_are_escaped() -> None:
+    from twin.api.ops import _label
+
+    assert _label('opc.tcp://h/"x"\\y\nz') == 'opc.tcp://h/\\"x\\"\\\\y\\nz'

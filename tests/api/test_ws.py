@@ -13,6 +13,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.api.conftest import ApiEnv
+from tests.support.wait import wait_until_async
 from twin.api.ws import ChangeHub
 
 pytestmark = pytest.mark.timeout(60)
@@ -183,6 +184,11 @@ async def test_resume_id_ahead_of_the_stream_is_reset_with_a_warning(api_env: Ap
     assert msg["changes"][0]["value"] == "after-reset"
 
 
+def _first_entry(sub: Any) -> Any:
+    """The next entry queued for ``sub``, or None while there is none."""
+    return None if sub.queue.empty() else sub.queue.get_nowait()
+
+
 async def test_slow_client_queue_overflows_into_a_wake_up_not_a_leak(api_env: ApiEnv) -> None:
     """A subscriber whose queue is full is marked overflowed and gets the wake-up sentinel (its handler then
     closes the socket with code 4008 and the resume id); it receives nothing more, and nothing grows."""
@@ -192,16 +198,19 @@ async def test_slow_client_queue_overflows_into_a_wake_up_not_a_leak(api_env: Ap
     try:
         for i in range(30):
             api_env.store.write_changes([("L2-WELD", "alarm", f"slow-{i}", "good", time.time())])
-        for _ in range(400):
-            if sub.overflowed:
-                break
-            await asyncio.sleep(0.01)
-        assert sub.overflowed
+        await wait_until_async("the slow subscriber to overflow", lambda: sub.overflowed, timeout=10)
         items = [sub.queue.get_nowait() for _ in range(sub.queue.qsize())]
         assert items[-1] is None and len(items) == 11  # 10 entries, then the wake-up
         assert [e.changes[0].value for e in items[:-1] if e is not None] == [f"slow-{i}" for i in range(10)]
-        api_env.store.write_changes([("L2-WELD", "alarm", "later", "good", time.time())])
-        await asyncio.sleep(0.3)
+        witness = hub.subscribe()  # a healthy subscriber sees the next entry: the hub has fanned it out
+        try:
+            api_env.store.write_changes([("L2-WELD", "alarm", "later", "good", time.time())])
+            entry = await wait_until_async(
+                "the next entry to reach a healthy subscriber", lambda: _first_entry(witness), timeout=10
+            )
+            assert entry.changes[0].value == "later"
+        finally:
+            hub.unsubscribe(witness)
         assert sub.queue.qsize() == 0  # an overflowed subscriber is not fed any more
     finally:
         hub.unsubscribe(sub)

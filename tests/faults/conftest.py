@@ -51,6 +51,21 @@ class Rig:
         """Sessions the adapter opened so far (it logs one line per (re)connect)."""
         return self.adapter.output().count(": mirroring") if self.adapter else 0
 
+    def wait_sessions(self, n: int, what: str, timeout: float = 30) -> int:
+        """Until the adapter has logged ``n`` sessions (``: mirroring``: subscribed *and* re-synced); returns
+        the count. Good values alone do not mean that: publish responses write them while the session is
+        still being set up (before the re-sync read), so a kill right then ends a session that never logs.
+        Fails loudly with the adapter log."""
+        try:
+            return wait_until(what, lambda: (c := self.adapter_connects()) >= n and c, timeout)
+        except AssertionError as exc:
+            logged = self.adapter_connects()
+            raise AssertionError(f"{exc} (logged {logged})\nadapter output:\n{self.adapter_tail()}") from None
+
+    def adapter_tail(self, chars: int = 4000) -> str:
+        """The end of the adapter's log, for failure messages."""
+        return self.adapter.output()[-chars:] if self.adapter else ""
+
     def plc_sockets(self) -> set[int]:
         """Local ports of the adapter's TCP connections to the PLC servers (sessions, connect attempts)."""
         ports = {p.port for p in self.plcs.values()}

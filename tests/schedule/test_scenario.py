@@ -18,6 +18,7 @@ from adapters.opcua.session import AdapterOptions, EndpointAdapter
 from adapters.opcua.writeback import PlanWriter
 from adapters.simulator import SimulatedPlant
 from tests.conftest import DEMO_PLANT
+from tests.support.wait import wait_until_async
 from twin.config import load_plant
 from twin.schedule.plant.replan import ReplanConfig
 from twin.schedule.plant.resources import dedicated_policy
@@ -33,16 +34,8 @@ FAST = AdapterOptions(publish_interval_ms=100, keepalive_s=0.5, stale_after_s=3.
 
 
 async def _until(pred: Any, timeout: float, what: str) -> Any:
-    """Poll a condition (bounded: a hang fails with what was awaited; no timing assertion)."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while True:
-        res = await asyncio.to_thread(pred)
-        if res:
-            return res
-        if loop.time() > end:
-            raise AssertionError(f"not reached: {what}")
-        await asyncio.sleep(0.2)
+    """Wait on a blocking condition from a worker thread, so the servers on this loop keep serving."""
+    return await wait_until_async(what, lambda: asyncio.to_thread(pred), timeout, interval=0.2)
 
 
 async def test_demand_drop_replans_dispatches_and_the_twin_follows(redis_url: str) -> None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import threading
-import time
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from tests.support.wait import wait_until
 from twin.model import Plan
 from twin.schedule.plant.replan import ReplanConfig
 from twin.schedule.plant.trigger import Replanner, TriggerConfig, demand_changed
@@ -136,14 +136,13 @@ def test_service_follows_demand_events(store: TwinStore, redis_url: str) -> None
     t = threading.Thread(target=svc.run, args=(stop,), kwargs={"block_ms": 100})
     t.start()
     try:
+        wait_until("the service to follow demand events", lambda: svc.handled_event_id is not None)
         store.set_demand("B", 195)  # small: no re-plan
-        time.sleep(0.5)
+        small = store.last_demand_event_id()
+        wait_until("the service to act on the small demand change", lambda: svc.handled_event_id == small)
         assert store.plan_versions() == [1]
         store.set_demand("A", 40)  # -60 %: re-plan
-        deadline = time.monotonic() + 30
-        while store.plan_versions() == [1] and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert store.plan_versions() == [1, 2]
+        wait_until("plan v2", lambda: store.plan_versions() == [1, 2])
         assert store.get_plan(2).demand == {"A": 40, "B": 195}
     finally:
         stop.set()

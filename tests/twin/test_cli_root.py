@@ -124,4 +124,4 @@ def test_every_command_module_registers_its_commands() -> None:
                 "replanner", "plan", "view", "snapshot", "serve", "token", "bench"}  # fmt: skip
     assert expected <= top, expected - top
     bench = set(getattr(getattr(root, "commands", {})["bench"], "commands", {}))
-    assert {"ingest", "replan", "viewer", "api"} <= bench, bench
+    assert {"ingest", "replan", "viewer", "api", "browse"} <= bench, bench

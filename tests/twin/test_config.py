@@ -203,10 +203,90 @@ CASES: list[tuple[str, Any, str, str]] = [
         "tag names are identifiers",
     ),
     (
-        "tag-clashes-standard",
-        with_tag(name="state"),
-        "lines[0].equipment[0].extra_tags",
-        "tag 'state' is defined twice",
+        "override-unknown-tag",
+        mutate("lines.0.equipment.0.opcua", {"temperature": {"node": "nsu=urn:a;i=1"}}),
+        "lines[0].equipment[0].opcua.temperature",
+        "'L1-WELD' has no tag 'temperature'",
+    ),
+    (
+        "override-bad-node",
+        mutate("lines.0.equipment.0.opcua", {"state": {"node": "nsu=urn:a;x=1"}}),
+        "lines[0].equipment[0].opcua.state.node",
+        "bad NodeId 'nsu=urn:a;x=1'",
+    ),
+    (
+        "map-to-unknown-state",
+        mutate("lines.0.equipment.0.opcua", {"state": {"node": "nsu=urn:a;i=1", "map": {1: "Runing"}}}),
+        "lines[0].equipment[0].opcua.state",
+        "'Runing' is not a station state",
+    ),
+    (
+        "rules-without-default",
+        mutate(
+            "lines.0.equipment.0.opcua", {"state": {"when": [{"node": "nsu=urn:a;i=1", "value": "Fault"}]}}
+        ),
+        "lines[0].equipment[0].opcua.state.default",
+        "needs a default",
+    ),
+    (
+        "rule-without-node",
+        with_tag(name="state", node="nsu=urn:a;i=1", when=[{"value": "Fault"}]),
+        "lines[0].equipment[0].extra_tags[0].when[0]",
+        "a rule needs a node",
+    ),
+    (
+        "rule-node-and-browse-path",
+        with_tag(
+            name="state",
+            node="nsu=urn:a;i=1",
+            when=[{"node": "nsu=urn:a;i=2", "browse_path": ["urn:a:Plant", "Fault"], "value": "Fault"}],
+        ),
+        "lines[0].equipment[0].extra_tags[0].when[0].browse_path",
+        "give either node or browse_path, not both",
+    ),
+    (
+        "rule-empty-browse-path",
+        with_tag(name="state", node="nsu=urn:a;i=1", when=[{"browse_path": [], "value": "Fault"}]),
+        "lines[0].equipment[0].extra_tags[0].when[0].browse_path",
+        "empty browse path",
+    ),
+    (
+        "rule-empty-browse-name",
+        with_tag(
+            name="state", node="nsu=urn:a;i=1", when=[{"browse_path": ["Plant", " "], "value": "Fault"}]
+        ),
+        "lines[0].equipment[0].extra_tags[0].when[0].browse_path[1]",
+        "empty browse name",
+    ),
+    (
+        "template-unknown-placeholder",
+        mutate("lines.0.opcua.template", {"state": {"node": "nsu=urn:a;s={station}.State"}}),
+        "lines[0].opcua.template.state.node",
+        "unknown placeholder {station}",
+    ),
+    (
+        "template-unknown-tag",
+        mutate("lines.0.opcua.template", {"nosuch": {"node": "nsu=urn:a;s={equipment}.X"}}),
+        "lines[0].opcua.template.nosuch",
+        "no equipment of line 'L1' has a tag 'nosuch'",
+    ),
+    (
+        "scale-empty-range",
+        with_tag(scale={"raw": [5, 5], "eng": [0, 100]}),
+        "lines[0].equipment[0].extra_tags[0].scale.raw",
+        "the raw range is empty",
+    ),
+    (
+        "bad-array-reduce",
+        with_tag(array="median"),
+        "lines[0].equipment[0].extra_tags[0].array",
+        "Input should be 'keep'",
+    ),
+    (
+        "bad-preset",
+        mutate("lines.0.equipment.0.opcua", {"state": {"node": "nsu=urn:a;i=1", "preset": "isa88"}}),
+        "lines[0].equipment[0].opcua.state.preset",
+        "Input should be 'packml'",
     ),
     (
         "duplicate-extra-tag",

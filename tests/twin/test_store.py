@@ -169,3 +169,36 @@ def test_delete_plant_removes_every_key_and_only_its_own(store: TwinStore, mini_
     assert n >= 8  # meta, plant, nodes, edges, demand, changes, plan keys, live hash
     assert not list(store.client.scan_iter(match="sdf:{mini*"))
     assert keeper.nodes() and keeper.plant().id == "other"  # the other plant is untouched
+
+
+def test_mapping_problems_reported_cleared_per_tag_and_by_a_changed_load(
+    store: TwinStore, mini_plant: Plant
+) -> None:
+    ep = "opc.tcp://plc-1:4840"
+    bad = {"equipment": "L1-WELD", "tag": "power_kw", "node": "nsu=urn:x;s=P", "problem": "unknown node"}
+    store.set_mapping_problems(
+        ep,
+        [bad, {**bad, "tag": "state", "problem": "type mismatch", "fatal": False}],
+        tags=[("L1-WELD", "state"), ("L1-WELD", "power_kw"), ("L1-WELD", "part_count")],
+    )
+    store.set_mapping_problems("opc.tcp://plc-2:4840", [{**bad, "equipment": "L2-ASSY"}], [])
+    rows = store.mapping_problems()
+    assert [(r["equipment"], r["tag"], r["problem"], r["fatal"]) for r in rows] == [
+        ("L1-WELD", "power_kw", "unknown node", True),
+        ("L1-WELD", "state", "type mismatch", False),
+        ("L2-ASSY", "power_kw", "unknown node", True),
+    ]
+    assert rows[0]["endpoint"] == ep and rows[0]["node"] == "nsu=urn:x;s=P" and rows[0]["reported"] > 0
+    assert [r["equipment"] for r in store.mapping_problems("L2")] == ["L2-ASSY"]
+    # the next report of the first adapter: state fixed, so its field goes; the other endpoint's stays
+    store.set_mapping_problems(ep, [bad], tags=[("L1-WELD", "state"), ("L1-WELD", "power_kw")])
+    assert [(r["equipment"], r["tag"]) for r in store.mapping_problems()] == [
+        ("L1-WELD", "power_kw"),
+        ("L2-ASSY", "power_kw"),
+    ]
+    assert store.load_plant(mini_plant)["changed"] is False  # the same definition: problems stand
+    assert len(store.mapping_problems()) == 2
+    changed = mini_plant.model_copy(deep=True)
+    changed.lines[0].equipment[0].power_kw = 41
+    store.load_plant(changed, migrate=True)  # a new definition: the adapters report afresh
+    assert store.mapping_problems() == []

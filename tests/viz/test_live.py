@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from twin.model import Plant, StationState
+from twin.palette import STALE_RGB, STATE_RGB, legend_entries, parse_state, state_rgb
 from viz.live import LiveState, describe
-from viz.palette import STALE_RGB, STATE_RGB, legend_entries, parse_state, state_rgb
 
 
 def test_states_parse_from_names_and_codes() -> None:

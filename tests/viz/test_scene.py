@@ -43,7 +43,7 @@ def test_snapshot_file_shows_fault_and_stale(store: TwinStore, mini_plant: Plant
     import numpy as np
     from PIL import Image
 
-    from viz.palette import STALE_RGB
+    from twin.palette import STALE_RGB
     from viz.snapshot import OffscreenView, take_snapshot
 
     _all_running(store, mini_plant)

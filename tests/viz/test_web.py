@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.support.wait import wait_until
 from tests.viz.browser import chromium_available, headless_chromium
 from tests.viz.pixels import is_fault_red, patch_rgb
 from twin.model import Plant
@@ -51,23 +52,19 @@ def _view_image(driver: Any) -> np.ndarray:
     return page[y : y + round(rect["height"]), x : x + round(rect["width"])]
 
 
-def _wait(predicate: Any, timeout: float, step: float = 0.3) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(step)
-    return bool(predicate())
-
-
 def _open(driver: Any, url: str) -> None:
     """Load the viewer and wait until the 3D view shows the scene (setup: generous, machines may be busy)."""
     driver.get(url)
-    for attempt in range(2):
-        if _wait(lambda: _non_blank(_view_image(driver)), 45 if attempt == 0 else 60, step=1.0):
-            return
+    try:
+        wait_until("the 3D view to show the scene", lambda: _non_blank(_view_image(driver)), 45, interval=1.0)
+    except AssertionError:
         driver.refresh()  # a page that lost its first websocket exchange under load: reload, as a user would
-    pytest.fail("the 3D view stayed blank")
+        wait_until(
+            "the 3D view to show the scene after a reload",
+            lambda: _non_blank(_view_image(driver)),
+            60,
+            interval=1.0,
+        )
 
 
 def _non_blank(img: np.ndarray) -> bool:
@@ -104,7 +101,9 @@ def test_browser_shows_live_fault_in_several_browsers(viewer: Any, store: TwinSt
     with headless_chromium() as a, headless_chromium() as b:
         _open(a, viewer.url)
         _open(b, viewer.url)
-        assert _wait(lambda: _view_image(a).shape[1] == viewer.positions()["width"], 60)
+        wait_until(
+            "the view to fill its width", lambda: _view_image(a).shape[1] == viewer.positions()["width"], 60
+        )
         target = "L2-PAINT"
         pos = viewer.positions()
         img = _view_image(a)
@@ -116,21 +115,39 @@ def test_browser_shows_live_fault_in_several_browsers(viewer: Any, store: TwinSt
 
         store.write_changes([(target, "state", "Fault", "good", time.time())], source="test")
         t0 = time.monotonic()
-        assert _wait(lambda: is_fault_red(patch_rgb(_view_image(a), col, row)), DEADLINE_S, 0.1), (
-            "no red in 2 s"
-        )
+        assert wait_until(
+            "the station to turn fault red",
+            lambda: is_fault_red(patch_rgb(_view_image(a), col, row)),
+            DEADLINE_S,
+            0.1,
+        ), "no red in 2 s"
         print(f"fault visible in browser after {time.monotonic() - t0:.2f} s")
         n_col, n_row = pos["stations"]["L2-WELD"]
         assert not is_fault_red(patch_rgb(_view_image(a), round(n_col * sx), round(n_row * sy)))
         # The other browser got the same pushed image: a red station appeared there too.
-        assert _wait(lambda: _red_share(_view_image(b)) > red_before + 0.002, DEADLINE_S, 0.1)
+        wait_until(
+            "the second browser to show more red",
+            lambda: _red_share(_view_image(b)) > red_before + 0.002,
+            DEADLINE_S,
+            0.1,
+        )
 
         store.write_changes([(target, "state", "Running", "good", time.time())], source="test")
-        assert _wait(lambda: not is_fault_red(patch_rgb(_view_image(a), col, row)), DEADLINE_S, 0.1)
+        wait_until(
+            "the station to leave fault red",
+            lambda: not is_fault_red(patch_rgb(_view_image(a), col, row)),
+            DEADLINE_S,
+            0.1,
+        )
 
         # The side panel lists the stations; clicking one shows its live tags.
         from selenium.webdriver.common.by import By
 
         a.find_element(By.XPATH, f"//span[normalize-space(text())='{target}']").click()
-        assert _wait(lambda: "state" in a.find_element(By.TAG_NAME, "pre").text, 30, 0.5)
+        wait_until(
+            "the pick panel to show the state",
+            lambda: "state" in a.find_element(By.TAG_NAME, "pre").text,
+            30,
+            0.5,
+        )
         assert a.find_element(By.TAG_NAME, "pre").text.startswith(target)

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from twin.api.auth import TokenRegistry
-from twin.api.deps import ApiContext, ApiSettings, Counters, DiffFn, DispatchFn, ReplanFn
+from twin.api.deps import ApiContext, ApiSettings, Counters, DiffFn, DispatchFn, ProposeFn, ReplanFn
 from twin.api.errors import ERROR_RESPONSES, install_error_handlers
 from twin.api.limits import BodySizeLimit
 from twin.api.ws import ChangeHub
@@ -61,16 +61,19 @@ def create_app(
     replan: ReplanFn | None = None,
     dispatch: DispatchFn | None = None,
     diff: DiffFn | None = None,
+    propose: ProposeFn | None = None,
     clock: Callable[[], float] = time.time,
 ) -> FastAPI:
     """The API app around ``store``.
 
     ``replan`` (re-plan now, return the stored plan) and ``dispatch`` (push a plan version through the
     write-back channel) are wired in by the caller; without them those endpoints answer 503 with a reason.
-    ``diff`` describes plan changes (default: :func:`twin.schedule.plant.plans.plan_diff`).
+    ``diff`` describes plan changes (default: :func:`twin.schedule.plant.plans.plan_diff`); ``propose``
+    re-plans into a proposal that becomes current only when accepted (``POST /replan {"propose": true}``).
     """
     from twin.api import ops
-    from twin.api.routers import admin, graph, kpi, plans, state
+    from twin.api.console import mount_console
+    from twin.api.routers import adapters, admin, graph, kpi, layout, planning, plans, sources, state, tokens
     from twin.api.ws import router as ws_router
 
     cfg = settings or ApiSettings()
@@ -81,6 +84,7 @@ def create_app(
         replan=replan,
         dispatch=dispatch,
         diff=diff,
+        propose=propose,
         clock=clock,
     )
     ctx.hub = ChangeHub(store, block_ms=cfg.ws_block_ms, queue_max=cfg.ws_queue_max)
@@ -101,8 +105,10 @@ def create_app(
     )
     app.state.ctx = ctx
     install_error_handlers(app)
-    for r in (ops.router, graph.router, state.router, kpi.router, plans.router, admin.router, ws_router):
+    modules = (ops, graph, state, adapters, kpi, plans, admin, layout, planning, tokens, sources)
+    for r in (*(m.router for m in modules), ws_router):
         app.include_router(r)
+    mount_console(app)
     app.add_middleware(BodySizeLimit, max_bytes=cfg.max_body_bytes)
     app.add_middleware(_CountResponses, counters=ctx.counters)
     return app

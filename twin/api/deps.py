@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from twin.api.auth import Principal, Role, TokenEntry, TokenRegistry
 from twin.api.errors import ApiError
+from twin.api.issued import issued_principal
 from twin.model import Equipment, Plan
 from twin.schedule.plant.energychoice import EnergyRequest
 from twin.store import TwinStore
@@ -25,6 +26,7 @@ __all__ = [
     "DiffFn",
     "DispatchFn",
     "Page",
+    "ProposeFn",
     "ReplanFn",
     "admin",
     "authenticate",
@@ -49,6 +51,9 @@ class ReplanFn(Protocol):
     def __call__(self, request: EnergyRequest | None = None, /) -> Plan: ...
 
 
+#: Re-plans now and stores the result as a proposal (a new version, not current until accepted); takes
+#: the same energy request.
+ProposeFn = ReplanFn
 #: Dispatches a plan version to the line through the write-back channel; returns a summary.
 DispatchFn = Callable[[int], dict[str, Any]]
 #: Describes what changed between two plans.
@@ -121,6 +126,7 @@ class ApiContext:
     replan: ReplanFn | None = None
     dispatch: DispatchFn | None = None
     diff: DiffFn | None = None
+    propose: ProposeFn | None = None
     clock: Callable[[], float] = time.time
     counters: Counters = field(default_factory=Counters)
     hub: Any = None  # twin.api.ws.ChangeHub, created by create_app
@@ -161,7 +167,7 @@ def authenticate(ctx: ApiContext, token: str | None, need: Role) -> Principal:
             "missing API token: send 'Authorization: Bearer <token>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    who = ctx.registry.authenticate(token)
+    who = ctx.registry.authenticate(token) or issued_principal(ctx.store, token, ctx.clock())
     if who is None:
         raise ApiError(401, "unknown API token", headers={"WWW-Authenticate": "Bearer"})
     if who.role < need:

@@ -72,7 +72,7 @@ class _Metrics:
         self.lines.append(f"# HELP {name} {help_}")
         self.lines.append(f"# TYPE {name} {kind}")
         for labels, value in samples:
-            lab = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+            lab = ",".join(f'{k}="{_label(v)}"' for k, v in sorted(labels.items()))
             self.lines.append(f"{name}{{{lab}}} {value:.6g}" if lab else f"{name} {value:.6g}")
 
     def gauge(self, name: str, help_: str, value: float) -> None:
@@ -80,6 +80,11 @@ class _Metrics:
 
     def text(self) -> str:
         return "\n".join(self.lines) + "\n"
+
+
+def _label(value: str) -> str:
+    """A label value in the text exposition format (backslash, quote and newline escaped)."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def _guard(what: str, fn: Callable[[], object]) -> bool:
@@ -104,6 +109,7 @@ def render_metrics(ctx: ApiContext) -> str:
     parts: tuple[tuple[str, Callable[[], object]], ...] = (
         ("stream", lambda: _stream_metrics(m, store, now)),
         ("tags", lambda: _tag_metrics(m, store)),
+        ("mapping problems", lambda: _mapping_metrics(m, store)),
         ("plans", lambda: _plan_metrics(m, store)),
     )
     for what, fn in parts:
@@ -177,6 +183,21 @@ def _tag_metrics(m: _Metrics, store: TwinStore) -> None:
         [({"quality": q}, float(n)) for q, n in sorted(counts.items())],
     )
     m.gauge("twin_stale_tags", "live tags marked stale", float(counts.get("stale", 0)))
+
+
+def _mapping_metrics(m: _Metrics, store: TwinStore) -> None:
+    """Mapping problems the adapters report: per equipment and tag, and how many tags have any."""
+    per_tag: dict[tuple[str, str], int] = {}
+    for p in store.mapping_problems():
+        key = (p["equipment"], p["tag"])
+        per_tag[key] = per_tag.get(key, 0) + 1
+    m.gauge("twin_mapping_problem_tags", "tags an adapter cannot mirror as bound", float(len(per_tag)))
+    m.add(
+        "twin_mapping_problems",
+        "gauge",
+        "mapping problems per tag (a node that does not exist, wrong type, unit, array, refused)",
+        [({"equipment": eq, "tag": tag}, float(n)) for (eq, tag), n in sorted(per_tag.items())],
+    )
 
 
 def _plan_metrics(m: _Metrics, store: TwinStore) -> None:

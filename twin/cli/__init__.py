@@ -41,6 +41,7 @@ COMMAND_MODULES = (
     "twin.cli.demo",  # demo
     "twin.cli.sim",  # sim
     "twin.cli.adapt",  # adapt, bench ingest
+    "twin.cli.opcua",  # opcua browse, opcua draft
     "twin.cli.solve",  # schedule solve
     "twin.cli.plan",  # demand, replan, plan show/diff, replanner, bench replan
     "twin.cli.viz",  # view, snapshot, bench viewer

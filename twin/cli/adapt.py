@@ -51,26 +51,24 @@ def adapt(
     outage_buffer: int = typer.Option(
         100_000, "--outage-buffer", min=1, help="Changes kept (in order) while Redis is unreachable."
     ),
+    check: bool = typer.Option(
+        False, "--check", help="Resolve the mapping, print each tag's node/type/unit/value; write nothing."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="With --check: the rows as JSON."),
 ) -> None:
     """Mirror the plant's PLCs (OPC UA) into the Redis twin, reconnecting forever (SIGTERM stops cleanly)."""
     from adapters.opcua.runner import AdapterSet, Shard
-    from adapters.opcua.security import ClientSecurity
     from adapters.opcua.session import AdapterOptions
+    from twin.cli.opcua import client_security
 
+    plant = load_plant(config)
+    sec = client_security(security_mode, cert, key, trust, user, password)
+    if check:
+        _check(plant, _parse_endpoints(endpoint), sec, as_json)
+        return
     url = settings(ctx).redis_url
     if not url:
         fail("twin adapt needs the twin's Redis: set REDIS_URL or pass --redis-url redis://HOST:PORT/DB")
-    plant = load_plant(config)
-    sec = None
-    if security_mode != "None" or user:
-        sec = ClientSecurity(
-            mode=security_mode,
-            certificate=cert,
-            private_key=key,
-            trusted_servers=tuple(trust or ()),
-            username=user,
-            password=password,
-        )
     opts = AdapterOptions(publish_interval_ms=publish_interval_ms, stale_after_s=stale_after_s, security=sec)
     store = TwinStore.from_url(url, plant.id)
     store.load_plant(plant)  # a no-op if this definition is loaded; refuses a different one clearly
@@ -93,6 +91,37 @@ def adapt(
     )
     if not asyncio.run(_run(aset, duration, buffer)):
         fail("Redis stayed unreachable at shutdown: buffered changes were not written")
+
+
+def _check(plant: Any, endpoints: dict[str, str], sec: Any, as_json: bool) -> None:
+    """``twin adapt --check``: one row per tag of every endpoint; exit 1 if any tag cannot mirror."""
+    from rich.table import Table
+
+    from adapters.opcua.check import check_bindings, connected
+    from adapters.opcua.mapping import build_bindings
+
+    bindings, _unmapped = build_bindings(plant, endpoints)
+    if not bindings:
+        fail("nothing to check: no line of this plant has an OPC UA endpoint")
+
+    async def run() -> list[Any]:
+        rows = []
+        for url in sorted(bindings):
+            async with connected(url, sec) as client:
+                rows += await check_bindings(client, bindings[url])
+        return rows
+
+    rows = asyncio.run(run())
+    if as_json:
+        print_json({"tags": [r.as_json() for r in rows]})
+    else:
+        table = Table("tag", "node", "type", "unit", "value", "quality", "problem")
+        for r in rows:
+            table.add_row(r.tag, r.node, r.type, r.unit, repr(r.value), r.quality, r.problem)
+        console.print(table)
+    bad = [r for r in rows if r.problem and r.quality == "bad"]
+    if bad:
+        fail(f"{len(bad)} of {len(rows)} tags cannot be mirrored (see the problem column)")
 
 
 async def _run(aset: Any, duration: float | None, buffer: Any = None) -> bool:

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from twin.cli import app
@@ -111,27 +112,13 @@ def status(
         known = ", ".join(store.plant().line_by_id())
         fail(f"unknown line {line!r} (known: {known})")
     rows = store.status(line)
+    problems = store.mapping_problems(line)
     if as_json:
-        print_json({"equipment": rows})
+        print_json({"equipment": rows, "problems": problems})
         return
-    table = Table(title=f"plant {store.plant_id}", show_lines=False)
-    for col in ("id", "type", "line", "state", "quality", "updated", *_STATUS_COLUMNS):
-        table.add_column(col, justify="right" if col in _STATUS_COLUMNS else "left")
-    for r in rows:
-        state = r.get("state")
-        style = _STATE_STYLE.get(str(state), "")
-        table.add_row(
-            r["id"],
-            r["type"],
-            r["line"],
-            f"[{style}]{state}[/]" if style else _cell(state),
-            r["quality"],
-            _age(r.get("updated")),
-            *(_cell(r.get(c)) for c in _STATUS_COLUMNS),
-        )
     # piped output (no terminal) would be squeezed to 80 columns and cut the ids: print it wide
     out = console if console.is_terminal else Console(width=max(console.width, 160))
-    out.print(table)
+    out.print(_status_table(store.plant_id, rows, problems))
     counts: dict[str, int] = {}
     for r in rows:
         key = str(r.get("state") or "no data")
@@ -140,6 +127,40 @@ def status(
         f"{len(rows)} pieces of equipment: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())),
         highlight=False,
     )
+    if problems:
+        out.print(f"[bold red]{len(problems)} mapping problem(s)[/] (the rest keeps mirroring):")
+        for p in problems:  # text from the config and the PLC: printed as it is, never as markup
+            out.print(
+                f"  {p['equipment']}.{p['tag']} -> {p['node']}: {p['problem']}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+
+
+def _status_table(plant_id: str, rows: list[dict[str, Any]], problems: list[Any]) -> Table:
+    """The status table; a ``problems`` column (mapping problems per equipment) when there are any."""
+    per_eq: dict[str, int] = {}
+    for p in problems:
+        per_eq[p["equipment"]] = per_eq.get(p["equipment"], 0) + 1
+    extra = ("problems",) if per_eq else ()
+    table = Table(title=f"plant {plant_id}", show_lines=False)
+    for col in ("id", "type", "line", "state", "quality", "updated", *_STATUS_COLUMNS, *extra):
+        table.add_column(col, justify="right" if col in (*_STATUS_COLUMNS, *extra) else "left")
+    for r in rows:
+        state = r.get("state")
+        style = _STATE_STYLE.get(str(state), "")
+        table.add_row(
+            r["id"],
+            r["type"],
+            r["line"],
+            f"[{style}]{escape(str(state))}[/]" if style else escape(_cell(state)),
+            r["quality"],
+            _age(r.get("updated")),
+            *(escape(_cell(r.get(c))) for c in _STATUS_COLUMNS),
+            *((str(per_eq.get(r["id"], "")),) if extra else ()),
+        )
+    return table
 
 
 def _graph(ctx: typer.Context) -> tuple[TwinStore, Any]:

@@ -181,7 +181,10 @@ def _demo_api(store: TwinStore, plant: Plant, endpoints: dict[str, str]) -> tupl
     wiring = scheduler_wiring(store, write)
     for note in wiring.notes:
         say(f"  note: {note}")
-    return create_app(store, cfg, replan=wiring.replan, dispatch=wiring.dispatch, diff=wiring.diff), token
+    api = create_app(
+        store, cfg, replan=wiring.replan, propose=wiring.propose, dispatch=wiring.dispatch, diff=wiring.diff
+    )
+    return api, token
 
 
 async def start_api(
@@ -205,6 +208,9 @@ async def start_api(
         await asyncio.sleep(0.05)
     if server.started:
         say(f"  api:     http://{host}:{port}  (docs http://{host}:{port}/docs)  admin token: {token}")
+        # The token rides in the fragment: browsers never send it to the server, the console drops it from
+        # the address bar and keeps it for the tab only.
+        say(f"  console: http://{host}:{port}/#token={token}")
     else:
         say(f"  api:     did not start on {host}:{port}")
     return Extras(api_server=server, api_task=task)

@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from twin.cli import app, bench_app
 from twin.cli.common import console, err_console, fail, open_store, print_json, settings, start_viewer
 
-__all__ = ["ENV_TOKENS", "ENV_TOKENS_FILE", "api_settings", "bench_api", "serve", "token_app", "token_new"]
+if TYPE_CHECKING:
+    from twin.api.deps import ReplanFn
+    from twin.model import Plan
+    from twin.schedule.plant.energychoice import EnergyRequest
+
+__all__ = [
+    "ENV_TOKENS",
+    "ENV_TOKENS_FILE",
+    "api_settings",
+    "bench_api",
+    "bench_console",
+    "serve",
+    "token_app",
+    "token_new",
+]
 
 token_app = typer.Typer(help="API tokens: make one and the line for the tokens file.")
 app.add_typer(token_app, name="token")
@@ -78,8 +93,6 @@ def serve(
     from twin.api.auth import Role, new_token, parse_tokens
     from twin.api.server import SignalRearm, serve_forever
     from twin.api.wiring import scheduler_wiring
-    from twin.model import Plan
-    from twin.schedule.plant.energychoice import EnergyRequest
 
     store = open_store(ctx)
     store.plant()  # fail early, with one line, if no plant is loaded
@@ -89,7 +102,7 @@ def serve(
         cfg.tokens = parse_tokens(line)
         err_console.print(
             "[yellow]no tokens configured (--tokens FILE or TWIN_API_TOKENS):[/] "
-            f"an admin token for this run only: {token}",
+            f"an admin token for this run only: {token} (console: http://{host}:{port}/#token={token})",
             highlight=False,
             soft_wrap=True,
         )
@@ -98,18 +111,8 @@ def serve(
     for note in wiring.notes:
         err_console.print(f"note: {note}", highlight=False)
     rearm = SignalRearm()
-    replan = wiring.replan
-    if replan is not None:
-        solve = replan
-
-        def replan_then_rearm(request: EnergyRequest | None = None, /) -> Plan:
-            try:
-                return solve(request)
-            finally:
-                rearm()  # CP-SAT resets SIGINT after a solve; keep Ctrl-C a clean shutdown
-
-        replan = replan_then_rearm
-    api = create_app(store, cfg, replan=replan, dispatch=wiring.dispatch, diff=wiring.diff)
+    replan, propose = _rearmed(wiring.replan, rearm), _rearmed(wiring.propose, rearm)
+    api = create_app(store, cfg, replan=replan, propose=propose, dispatch=wiring.dispatch, diff=wiring.diff)
     stop_viewer = None
     if viewer:
         vport = viewer_port or port + 1
@@ -119,11 +122,27 @@ def serve(
         if stop_viewer is not None:
             console.print(f"web viewer on http://{host}:{vport}/", highlight=False)
     console.print(f"API on http://{host}:{port} (docs: http://{host}:{port}/docs)", highlight=False)
+    console.print(f"web console on http://{host}:{port}/ (sign in with a token)", highlight=False)
     try:
         serve_forever(api, host, port, rearm=rearm)
     finally:
         if stop_viewer is not None:
             stop_viewer()
+
+
+def _rearmed(fn: ReplanFn | None, rearm: Callable[[], None]) -> ReplanFn | None:
+    """``fn`` followed by ``rearm()``: CP-SAT resets SIGINT after a solve; keep Ctrl-C a clean shutdown."""
+    if fn is None:
+        return None
+    solve = fn
+
+    def run(request: EnergyRequest | None = None, /) -> Plan:
+        try:
+            return solve(request)
+        finally:
+            rearm()
+
+    return run
 
 
 def _writeback(store: Any) -> Any:
@@ -153,5 +172,30 @@ def bench_api(
         f"{result['ws_changes_per_s_delivered']:.0f} changes/s delivered "
         f"({result['ws_changes_per_s_written']:.0f} written/s, x{result['ws_clients']} = "
         f"{result['ws_changes_per_s_expected']:.0f} expected)",
+        highlight=False,
+    )
+
+
+@bench_app.command("console")
+def bench_console(
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    quick: bool = typer.Option(False, "--quick", help="Short run (10 clients, < 90 s)."),
+) -> None:
+    """The web console on the demo (N feed clients + Chromium) against the trame view, in the same run."""
+    from benchmarks.console import BenchError, run_console_bench
+
+    try:
+        result = run_console_bench(quick=quick, env=dict(os.environ))
+    except BenchError as exc:
+        fail(str(exc))
+    if json_out:
+        print_json(result)
+        return
+    console.print(
+        f"{result['clients']} clients: change -> pixel p95 {result['change_to_pixel_ms_p95']} ms; "
+        f"server CPU {result['server_cpu_per_client_pct_core']} % of a core per client; "
+        f"{result['console_browser_bytes_per_s']:.0f} B/s per browser vs trame "
+        f"{result['trame_bytes_per_browser_per_s']:.0f} B/s ({result['bytes_ratio_console_vs_trame']}); "
+        f"first paint {result['first_meaningful_paint_ms_median']} ms",
         highlight=False,
     )

@@ -10,6 +10,8 @@ from twin.cli import app
 from twin.cli.common import console, fail, print_json
 from twin.errors import TwinError
 
+__all__ = ["solve_cmd"]
+
 schedule_app = typer.Typer(
     help="Job-shop scheduling on standard instances (CP-SAT + LNS).", no_args_is_help=True
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import redis.asyncio as aredis
@@ -16,9 +16,13 @@ from twin.store.commands import (
     AUDIT_MAXLEN,
     DEFAULT_STREAM_MAXLEN,
     ChangeEntry,
+    MappingProblemRow,
     audit_fields,
+    decode_mapping_problems,
     decode_xread,
+    mapping_problem_writes,
     queue_live_writes,
+    queue_mapping_problems,
     writeback_enabled,
 )
 from twin.store.encoding import encode_batch
@@ -175,3 +179,21 @@ class AsyncTwinStore:
         fields = audit_fields(actor, action, detail, result, time.time())
         with translate_errors("writing the audit log"):
             return str(await self.client.xadd(self.keys.audit, fields, maxlen=AUDIT_MAXLEN, approximate=True))
+
+    async def set_mapping_problems(
+        self,
+        endpoint: str,
+        problems: Iterable[Mapping[str, Any]],
+        tags: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        """Record an adapter's mapping problems; its other ``(equipment, tag)`` in ``tags`` are cleared."""
+        to_set, to_delete = mapping_problem_writes(endpoint, problems, tags, time.time())
+        with translate_errors("writing mapping problems"):
+            pipe = self.client.pipeline(transaction=False)
+            queue_mapping_problems(pipe, self.keys.mapping_problems, to_set, to_delete)
+            await pipe.execute()
+
+    async def mapping_problems(self) -> list[MappingProblemRow]:
+        """The tags the adapters report they cannot mirror as bound, sorted by equipment and tag."""
+        with translate_errors("reading mapping problems"):
+            return decode_mapping_problems(await self.client.hgetall(self.keys.mapping_problems))

@@ -17,6 +17,8 @@ import redis.cluster as scluster
 
 from twin.errors import StoreError
 
+__all__ = ["CLUSTER_SCHEMES", "async_cluster_client", "cluster_client", "is_cluster_url", "split_cluster_url"]
+
 #: URL schemes that select a cluster client.
 CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 from twin.changes import Change
 from twin.errors import ValidationError
@@ -23,14 +23,18 @@ __all__ = [
     "WRITEBACK_OFF",
     "WRITEBACK_ON",
     "ChangeEntry",
+    "MappingProblemRow",
     "audit_fields",
     "decode_audit",
     "decode_entries",
+    "decode_mapping_problems",
     "decode_time_scale",
     "decode_xread",
     "demand_event_fields",
+    "mapping_problem_writes",
     "parse_quantity",
     "queue_live_writes",
+    "queue_mapping_problems",
     "stream_info",
     "writeback_enabled",
 ]
@@ -134,3 +138,74 @@ def decode_time_scale(raw: str | None) -> float:
     except ValueError:
         return 1.0  # written by hand: rates shown per wall-clock hour rather than wrong ones
     return scale if math.isfinite(scale) and scale > 0 else 1.0
+
+
+# ----------------------------------------------------------------- mapping problems
+class MappingProblemRow(TypedDict):
+    """A tag an adapter cannot mirror as bound (``fatal``) or mirrors with a caveat, as the store holds it."""
+
+    equipment: str
+    tag: str
+    node: str
+    problem: str
+    fatal: bool
+    endpoint: str
+    reported: float
+
+
+def mapping_problem_writes(
+    endpoint: str,
+    problems: Iterable[Mapping[str, Any]],
+    tags: Iterable[tuple[str, str]],
+    now: float,
+) -> tuple[dict[str, str], list[str]]:
+    """What one adapter's report writes to the problems hash: ``(fields to set, fields to delete)``.
+
+    One field per tag (``<equipment>.<tag>``; ids and tag names hold no dot), its value the JSON list of
+    the tag's problems. The tags the adapter mirrors (``tags``) that have no problem now are deleted, so a
+    fixed binding disappears with the next report, and adapters of other endpoints or shards are untouched.
+    """
+    per_tag: dict[str, list[dict[str, Any]]] = {}
+    for p in problems:
+        field = f"{p['equipment']}.{p['tag']}"
+        per_tag.setdefault(field, []).append(
+            {
+                "node": str(p["node"]),
+                "problem": str(p["problem"]),
+                "fatal": bool(p.get("fatal", True)),
+                "endpoint": endpoint,
+                "reported": round(now, 3),
+            }
+        )
+    to_set = {f: json.dumps(v, ensure_ascii=True) for f, v in per_tag.items()}
+    to_delete = sorted({f"{eq}.{tag}" for eq, tag in tags} - set(to_set))
+    return to_set, to_delete
+
+
+def decode_mapping_problems(raw: Mapping[str, str]) -> list[MappingProblemRow]:
+    """The problems hash as rows, sorted by equipment, tag and node."""
+    rows: list[MappingProblemRow] = []
+    for field, value in raw.items():
+        equipment, _sep, tag = field.partition(".")
+        for p in json.loads(value):
+            rows.append(
+                MappingProblemRow(
+                    equipment=equipment,
+                    tag=tag,
+                    node=str(p.get("node", "")),
+                    problem=str(p.get("problem", "")),
+                    fatal=bool(p.get("fatal", True)),
+                    endpoint=str(p.get("endpoint", "")),
+                    reported=float(p.get("reported", 0.0)),
+                )
+            )
+    rows.sort(key=lambda r: (r["equipment"], r["tag"], r["node"], r["problem"]))
+    return rows
+
+
+def queue_mapping_problems(pipe: Any, key: str, to_set: Mapping[str, str], to_delete: Sequence[str]) -> None:
+    """Queue a report (:func:`mapping_problem_writes`' output) on a pipeline, sync or asyncio."""
+    if to_delete:
+        pipe.hdel(key, *to_delete)
+    if to_set:
+        pipe.hset(key, mapping=dict(to_set))

@@ -131,6 +131,7 @@ class GraphStore:
             pipe.hset(k.edges, mapping=edge_fields(plant))
             pipe.set(k.plant, plant.model_dump_json(by_alias=True))
             pipe.hset(k.meta, mapping=meta_fields(plant, fingerprint, time.time()))
+            pipe.delete(k.mapping_problems)  # reported against the old bindings: the adapters report afresh
             if plant.demand and not self.client.exists(k.demand):
                 pipe.hset(k.demand, mapping={m: str(q) for m, q in plant.demand.items()})
             pipe.execute()

@@ -82,6 +82,14 @@ class Keys:
     def time_scale(self) -> str:
         return f"{self._p}:time_scale"
 
+    @property
+    def tokens(self) -> str:
+        return f"{self._p}:tokens"
+
+    @property
+    def mapping_problems(self) -> str:
+        return f"{self._p}:mapping:problems"
+
     def live(self, line: str, equipment: str) -> str:
         return f"sdf:{{{self.plant_id}:{line}}}:live:{equipment}"
 

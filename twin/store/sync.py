@@ -26,14 +26,18 @@ from twin.store.commands import (
     WRITEBACK_OFF,
     WRITEBACK_ON,
     ChangeEntry,
+    MappingProblemRow,
     audit_fields,
     decode_audit,
     decode_entries,
+    decode_mapping_problems,
     decode_time_scale,
     decode_xread,
     demand_event_fields,
+    mapping_problem_writes,
     parse_quantity,
     queue_live_writes,
+    queue_mapping_problems,
     stream_info,
     writeback_enabled,
 )
@@ -136,6 +140,38 @@ class TwinStore(GraphStore):
             out["missing"] += max(0, len(e.tags()) - len(tags))
         return out
 
+    # ----------------------------------------------------------------- mapping problems
+    def set_mapping_problems(
+        self,
+        endpoint: str,
+        problems: Iterable[Mapping[str, Any]],
+        tags: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        """Record an adapter's mapping problems; its other ``(equipment, tag)`` in ``tags`` are cleared.
+
+        Each problem is a mapping with ``equipment, tag, node, problem`` (and ``fatal``).
+        """
+        to_set, to_delete = mapping_problem_writes(endpoint, problems, tags, time.time())
+        with translate_errors("writing mapping problems"):
+            pipe = self.client.pipeline(transaction=False)
+            queue_mapping_problems(pipe, self.keys.mapping_problems, to_set, to_delete)
+            pipe.execute()
+
+    def mapping_problems(self, line: str | None = None) -> list[MappingProblemRow]:
+        """The tags the adapters report they cannot mirror as bound, sorted by equipment and tag."""
+        with translate_errors("reading mapping problems"):
+            raw = self.client.hgetall(self.keys.mapping_problems)
+        rows = decode_mapping_problems(raw)
+        if line is None:
+            return rows
+        lines = {e.id: e.line for e in self.plant().equipment()}
+        return [r for r in rows if lines.get(r["equipment"]) == line]
+
+    def clear_mapping_problems(self) -> None:
+        """Forget every reported mapping problem (a new plant definition: the adapters report afresh)."""
+        with translate_errors("clearing mapping problems"):
+            self.client.delete(self.keys.mapping_problems)
+
     # ----------------------------------------------------------------- change stream
     def read_changes(
         self, after: str = FIRST_ID, count: int = 1000, block_ms: int | None = None
@@ -206,13 +242,19 @@ class TwinStore(GraphStore):
 
     # ----------------------------------------------------------------- plans
     def put_plan(
-        self, plan: Plan, *, expect_current: int | Callable[[], None] | None = None, check: bool = False
+        self,
+        plan: Plan,
+        *,
+        expect_current: int | Callable[[], None] | None = None,
+        check: bool = False,
+        make_current: bool = True,
     ) -> int:
         """Store ``plan`` as the next version and make it current, atomically (WATCH/MULTI).
 
         With ``check=True`` the switch only happens if the current version is still ``expect_current``
         (``None``: no plan yet); otherwise :class:`ValidationError` is raised and nothing is written, so two
-        re-planners working from the same base can never interleave.
+        re-planners working from the same base can never interleave. ``make_current=False`` stores a
+        proposal: a new version that becomes current only when accepted (:meth:`set_current_plan`).
         """
         k = self.keys
         with translate_errors("storing a plan"), self.client.pipeline(transaction=True) as pipe:
@@ -233,7 +275,8 @@ class TwinStore(GraphStore):
                     pipe.set(k.plan_counter, version)
                     pipe.set(k.plan(version), doc.model_dump_json())
                     pipe.zadd(k.plans, {str(version): version})
-                    pipe.set(k.plan_current, version)
+                    if make_current:
+                        pipe.set(k.plan_current, version)
                     pipe.execute()
                     return version
                 except WatchError:

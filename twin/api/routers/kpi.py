@@ -9,6 +9,8 @@ from twin.api.errors import ApiError
 from twin.kpi import Kpi, KpiReport, compute_kpis
 from twin.store.streamids import FIRST_ID, exclusive, id_at
 
+__all__ = ["router"]
+
 router = APIRouter(prefix="/api/v1/kpi", tags=["kpi"], dependencies=[Depends(viewer)])
 
 

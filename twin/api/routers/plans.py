@@ -16,6 +16,8 @@ from twin.schedule.plant.energy import SLOT_S, energy_kpis, energy_profile
 from twin.schedule.plant.energychoice import EnergyRequest
 from twin.schedule.plant.plans import plan_diff as diff_plans
 
+__all__ = ["DemandIn", "DemandOut", "DemandSet", "PlanAction", "PlanSummary", "router"]
+
 router = APIRouter(prefix="/api/v1", tags=["plans"])
 
 VersionPath = Path(..., ge=1, le=2**31, description="plan version")
@@ -52,6 +54,8 @@ class PlanSummary(BaseModel):
     created_at: float
     reason: str
     current: bool
+    proposed: bool = Field(default=False, description="stored as a proposal (accepted once it is current)")
+    base_version: int | None = Field(default=None, description="the plan it was made from")
     assignments: int
     demand: dict[str, int]
     kpis: dict[str, Any]
@@ -81,10 +85,15 @@ class PlanEnergy(BaseModel):
 
 
 class ReplanIn(BaseModel):
-    """This re-plan's energy settings (each optional: the plant file's defaults otherwise)."""
+    """How to re-plan: as a proposal or not, and this re-plan's energy settings (each optional: the plant
+    file's defaults otherwise)."""
 
     model_config = ConfigDict(extra="forbid")
 
+    propose: StrictBool = Field(
+        default=False,
+        description="store the plan as a proposal: a new version that becomes current only when accepted",
+    )
     power_cap_kw: float | None = Field(
         None, gt=0, le=1e7, allow_inf_nan=False,
         description="peak power the plan keeps under, kW (rated power of the lines building plus idle power "
@@ -95,8 +104,12 @@ class ReplanIn(BaseModel):
         None, description="after unmet demand minimise energy cost under the tariff, kWh or finishing time"
     )
 
+    def energy_asked(self) -> bool:
+        """Energy settings given (anything but ``propose``)."""
+        return bool(self.model_dump(exclude_defaults=True, exclude={"propose"}))
+
     def request(self) -> EnergyRequest:
-        """The re-planner's form of these settings."""
+        """The re-planner's form of the energy settings."""
         goal = self.objective.value if self.objective is not None else None
         return EnergyRequest(power_cap_kw=self.power_cap_kw, no_power_cap=self.no_power_cap, objective=goal)
 
@@ -141,35 +154,37 @@ def set_demand(
 def replan(
     body: ReplanIn | None = None, ctx: ApiContext = Depends(get_ctx), who: Principal = Depends(scheduler)
 ) -> PlanAction:
-    """Run the re-planner on the current twin and store the new plan version (audited). The body may set
-    this re-plan's power cap and objective; without them the plant file's defaults hold. A cap below the
-    plant's minimum powered load is refused (422, naming the smallest feasible cap) and nothing is stored."""
-    asked = body.model_dump(exclude_defaults=True, mode="json") if body is not None else {}
-    if ctx.replan is None:
-        ctx.audit(who, "plan.replan", asked, result="unavailable: no re-planner wired")
+    """Run the re-planner on the current twin and store the new plan version (audited). With
+    ``{"propose": true}`` the version is a proposal: current only once accepted, never dispatched here.
+    ``power_cap_kw`` / ``no_power_cap`` / ``objective`` set this re-plan's energy settings (else the plant
+    file's defaults); a cap below the plant's minimum powered load is refused (422, naming the smallest
+    feasible cap) and nothing is stored."""
+    propose = bool(body and body.propose)
+    action = "plan.propose" if propose else "plan.replan"
+    fn = ctx.propose if propose else ctx.replan
+    asked = body.model_dump(exclude_defaults=True, exclude={"propose"}, mode="json") if body else {}
+    if fn is None:
+        ctx.audit(who, action, asked, result="unavailable: no re-planner wired")
         raise ApiError(
             503, "no re-planner is wired into this API (start it with `twin serve`)", code="not_configured"
         )
     if body is not None and body.power_cap_kw is not None and body.no_power_cap:
-        ctx.audit(who, "plan.replan", asked, result="rejected: cap and no cap")
+        ctx.audit(who, action, asked, result="rejected: cap and no cap")
         raise ApiError(422, "give power_cap_kw or no_power_cap, not both", field="no_power_cap")
     try:
-        plan = ctx.replan(body.request()) if body is not None and asked else ctx.replan()
+        plan = fn(body.request()) if body is not None and body.energy_asked() else fn()
     except TwinError as exc:
-        ctx.audit(who, "plan.replan", asked, result=f"failed: {exc}")
+        ctx.audit(who, action, asked, result=f"failed: {exc}")
         raise
     except Exception as exc:  # the re-planner is wired in from outside: report, audit, never a bare 500
-        ctx.audit(who, "plan.replan", asked, result=f"failed: {type(exc).__name__}: {exc}")
+        ctx.audit(who, action, asked, result=f"failed: {type(exc).__name__}: {exc}")
         raise ApiError(503, f"re-plan failed: {type(exc).__name__}: {exc}", code="replan_failed") from exc
     version = plan.version or ctx.store.current_plan_version() or 0
-    summary = {
-        "reason": plan.reason,
-        "assignments": len(plan.assignments),
-        "kpis": plan.kpis,
-        "energy": plan.meta.get("energy"),
-    }
-    audit_id = ctx.audit(who, "plan.replan", {"version": version, **asked})
-    return PlanAction(version=version, action="replan", audit_id=audit_id, result=summary)
+    summary = {"reason": plan.reason, "assignments": len(plan.assignments), "kpis": plan.kpis}
+    summary["proposed"] = bool(plan.meta.get("proposed")) and version != ctx.store.current_plan_version()
+    summary["energy"] = plan.meta.get("energy")
+    audit_id = ctx.audit(who, action, {"version": version, **asked})
+    return PlanAction(version=version, action=action.split(".")[1], audit_id=audit_id, result=summary)
 
 
 def _summary(plan: Plan, current: int | None) -> PlanSummary:
@@ -178,6 +193,8 @@ def _summary(plan: Plan, current: int | None) -> PlanSummary:
         created_at=plan.created_at,
         reason=plan.reason,
         current=plan.version == current,
+        proposed=bool(plan.meta.get("proposed")),
+        base_version=base if isinstance(base := plan.meta.get("base_version"), int) else None,
         assignments=len(plan.assignments),
         demand=plan.demand,
         kpis=plan.kpis,
@@ -257,12 +274,20 @@ def plan_energy(
 def accept_plan(
     version: int = VersionPath, ctx: ApiContext = Depends(get_ctx), who: Principal = Depends(scheduler)
 ) -> PlanAction:
-    """Switch the current plan to an already stored version (e.g. roll back; audited)."""
+    """Switch the current plan to an already stored version (a proposal, or an earlier plan to roll back;
+    audited). A proposal newer than the current plan is refused (409) unless it was made from it."""
     try:
-        ctx.store.set_current_plan(version)
+        plan = ctx.store.get_plan(version)
     except NotFoundError:
         ctx.audit(who, "plan.accept", {"version": version}, result="rejected: no such version")
         raise
+    current = ctx.store.current_plan_version()
+    base = plan.meta.get("base_version")
+    if plan.meta.get("proposed") and current is not None and version > current and base != current:
+        why = f"v{version} was proposed from v{base}, but the current plan is v{current} now: re-plan"
+        ctx.audit(who, "plan.accept", {"version": version}, result=f"rejected: {why}")
+        raise ApiError(409, why, code="conflict")
+    ctx.store.set_current_plan(version)
     audit_id = ctx.audit(who, "plan.accept", {"version": version})
     return PlanAction(version=version, action="accept", audit_id=audit_id)
 

@@ -106,6 +106,9 @@ class Replanner:
         self.config = config or TriggerConfig()
         self.writeback = writeback
         self.clock = clock
+        #: The last demand event the service has acted on (re-planned, or found below the threshold); set to
+        #: where it starts following once it serves.
+        self.handled_event_id: str | None = None
 
     # ------------------------------------------------------------------------------------------ triggers
     def pending(self) -> list[str]:
@@ -116,8 +119,14 @@ class Replanner:
             return sorted(m for m, q in demand.items() if q > 0)
         return demand_changed(self.store.get_plan(v).demand, demand, self.config.threshold)
 
-    def replan_once(self, reason: str = "twin replan", *, force: bool = True) -> Outcome:
-        """Re-plan from the current plan and store the result as the next version (retrying on a race)."""
+    def replan_once(
+        self, reason: str = "twin replan", *, force: bool = True, propose: bool = False
+    ) -> Outcome:
+        """Re-plan from the current plan and store the result as the next version (retrying on a race).
+
+        ``propose=True`` stores it as a proposal (``meta.proposed``): the next version, not made current and
+        not dispatched, until someone accepts it (the console's Re-plan; the API's ``{"propose": true}``).
+        """
         plant = self.store.plant()
         t0 = time.perf_counter()
         for attempt in range(1, self.config.max_attempts + 1):
@@ -151,19 +160,21 @@ class Replanner:
                     )
             replan_s = round(time.perf_counter() - t0, 4)
             plan.meta["replan_s"] = replan_s
+            if propose:
+                plan.meta["proposed"] = True
             if current is not None and _same(current, plan):
                 return Outcome(
                     base, base, False, True, "plan unchanged", replan_s, attempt, checked, None, result
                 )
             try:
-                version = self.store.put_plan(plan, expect_current=base, check=True)
+                version = self.store.put_plan(plan, expect_current=base, check=True, make_current=not propose)
             except ValidationError:
                 log.info("plan v%s changed while re-planning; re-planning again", base)
                 continue
             stored = self.store.get_plan(version)
             self.store.append_audit(
                 self.config.actor,
-                "plan.store",
+                "plan.propose" if propose else "plan.store",
                 {
                     "version": version,
                     "base": base,
@@ -175,7 +186,7 @@ class Replanner:
             out = Outcome(
                 version, base, True, result.kept_old, reason, replan_s, attempt, checked, None, result, stored
             )
-            if self.writeback is not None:
+            if self.writeback is not None and not propose:
                 out.dispatch = self.dispatch(plant, stored)
             return out
         raise TwinError(
@@ -206,6 +217,7 @@ class Replanner:
         after = self.store.last_demand_event_id()
         if self.pending():
             self._trigger("demand differs from the current plan at start-up")
+        self.handled_event_id = after
         while not stop.is_set():
             try:
                 batch = self.store.demand_events(after=after, count=1000, block_ms=block_ms)
@@ -219,6 +231,7 @@ class Replanner:
                 continue
             if models:
                 self._trigger(f"demand changed: {', '.join(models)}")
+            self.handled_event_id = after
 
     def _trigger(self, reason: str) -> None:
         try:

@@ -1,9 +1,10 @@
 """Layout geometry of a plant (or one line of it): where every box, belt, aisle and label goes.
 
-Pure numpy from the plant model, no renderer: :func:`plant_layout` returns a :class:`Layout`, with one
-:class:`Placement` per equipment id, the part-marker and buffer-fill boxes, conveyor belts between fed
-equipment, AGV aisles of cell blocks, the routes cars take when they leave a station, the floor's bounds
-and grid, and label anchors. The pyvista scene draws exactly this; any other view can read it too.
+One source of geometry for every view: the pyvista scene (desktop, snapshots, trame) draws it and the API
+serves it to the web console (``GET /api/v1/layout``). Pure numpy from the plant model, no renderer:
+:func:`plant_layout` returns a :class:`Layout`, with one :class:`Placement` per equipment id, the
+part-marker and buffer-fill boxes, conveyor belts between fed equipment, AGV aisles of cell blocks, the
+routes cars take when they leave a station, the floor's bounds and grid, and label anchors.
 
 Coordinates are the plant's, in metres: x along the floor, y across, z up; an equipment's ``position`` is
 the centre of its footprint on the floor, ``size`` its extent, ``yaw_deg`` its rotation about z. A box is
@@ -18,10 +19,13 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from twin.errors import NotFoundError
 from twin.model import PROCESSING_TYPES, EdgeKind, Equipment, EquipmentType, Line, LineKind, Plant
-from viz.errors import VizError
 
 __all__ = [
+    "CAR_SIZE",
+    "HOLDS_PART",
+    "VIEW_TAGS",
     "BoxArrays",
     "FloatArray",
     "Layout",
@@ -50,6 +54,14 @@ _CORNERS = np.array(
 #: Conveyor belts and AGV aisles: (width, height, extra length) of their flat boxes.
 BELT = (1.2, 0.45, 0.0)
 AISLE = (0.8, 0.06, 0.8)
+#: States in which a station holds a car (a part marker is shown on it).
+HOLDS_PART = frozenset({"Running", "Blocked", "Fault", "Changeover"})
+#: The live tags a plant view draws from (colour, car markers, travelling cars, buffer fills, alarms); a
+#: web client follows only these for the whole plant, and every tag of the station it looks at.
+VIEW_TAGS = ("state", "part_count", "model", "level", "alarm")
+#: Size (m) of a travelling car marker. It slides over the tops of the equipment (where the markers of
+#: the cars a station holds sit), so it stays in view along the whole route instead of inside the bodies.
+CAR_SIZE = (3.6, 1.6, 1.1)
 
 
 def box_points(base: FloatArray, size: FloatArray, yaw_deg: FloatArray) -> FloatArray:
@@ -117,11 +129,11 @@ class Layout:
 
 
 def plant_layout(plant: Plant, line: str | None = None) -> Layout:
-    """The layout of ``plant``, or of its line ``line`` only (:class:`VizError` if there is no such line)."""
+    """The layout of ``plant`` or of its line ``line`` (:class:`NotFoundError` if there is no such line)."""
     lines = [ln for ln in plant.lines if line is None or ln.id == line]
     if not lines:
         known = ", ".join(ln.id for ln in plant.lines)
-        raise VizError(f"no line {line!r} in plant {plant.id!r} (lines: {known})")
+        raise NotFoundError(f"no line {line!r} in plant {plant.id!r} (lines: {known})")
     eq = [e for ln in lines for e in ln.equipment]
     pos = np.array([[e.position.x, e.position.y, e.position.z] for e in eq], dtype=float)
     size = np.array([[e.size.x, e.size.y, e.size.z] for e in eq], dtype=float)
