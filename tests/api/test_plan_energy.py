@@ -43,7 +43,8 @@ def energy_env(api_redis: EmbeddedRedis) -> Iterator[ApiEnv]:
     store.load_plant(energy_mini_plant())
     tokens, text = make_tokens()
     wiring = scheduler_wiring(store)
-    app = create_app(store, ApiSettings(tokens=parse_tokens(text)), replan=wiring.replan, diff=wiring.diff)
+    settings = ApiSettings(tokens=parse_tokens(text))
+    app = create_app(store, settings, replan=wiring.replan, propose=wiring.propose, diff=wiring.diff)
     server = run_api_in_thread(app)
     try:
         yield ApiEnv(store=store, server=server, tokens=tokens)
@@ -94,8 +95,11 @@ def test_replan_with_a_cap_and_an_objective(energy_env: ApiEnv) -> None:
     audit = next(e for e in energy_env.store.audit(count=100) if e["action"] == "plan.replan")
     assert audit["detail"]["power_cap_kw"] == 250 and audit["detail"]["objective"] == "cost"
     # Without settings the plant file's defaults hold: its contract demand, its objective (energy).
+    with energy_env.client("scheduler") as c:
+        assert c.post("/api/v1/demand", json={"model": "B", "quantity": 120}).status_code == 200
     again = _replan(energy_env, {})
     assert again.status_code == 200, again.text
+    assert again.json()["version"] == doc["version"] + 1
     assert again.json()["result"]["energy"]["cap_source"] == "plant file (contract demand)"
     assert again.json()["result"]["energy"]["objective"] == "energy"
 
@@ -124,3 +128,14 @@ def test_bad_replan_settings_are_refused_and_store_nothing(
     if field is not None:
         assert err["field"] == field
     assert energy_env.store.plan_versions() == before
+
+
+def test_a_proposal_takes_the_energy_settings_too(energy_env: ApiEnv) -> None:
+    current = energy_env.store.current_plan_version()
+    r = _replan(energy_env, {"propose": True, "objective": "cost", "power_cap_kw": 300})
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert doc["action"] == "propose" and doc["result"]["energy"]["objective"] == "cost"
+    assert doc["result"]["energy"]["power_cap_kw"] == 300
+    if doc["result"]["proposed"]:
+        assert energy_env.store.current_plan_version() == current

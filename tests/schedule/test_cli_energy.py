@@ -99,5 +99,9 @@ def test_replan_under_a_cap_shows_and_diffs_energy(redis_url: str, energy_store:
     assert code == 0 and "energy cost:" in out and "energy peak_kw:" in out
     code, out, _ = _twin(redis_url, "plan", "diff", "1", "2", "--json")
     assert set(json.loads(out)["energy"]) >= {"kwh", "cost", "peak_kw", "peak_kw_15min", "demand_charge"}
+    _twin(redis_url, "demand", "set", "B", "120")
     code, out, err = _twin(redis_url, "replan", "--power-cap", "off", "--json", *FAST)
-    assert code == 0, err and json.loads(out)["energy"]["power_cap_kw"] is None
+    assert code == 0, err
+    third = json.loads(out)
+    assert third["version"] == 3 and third["energy"]["power_cap_kw"] is None
+    assert third["energy"]["cap_source"] == "none"
