@@ -36,6 +36,7 @@ from twin.tagcheck import (
     check_tag,
     check_template,
 )
+from twin.tariff import check_energy
 
 __all__ = [
     "ENDPOINT_RE",
@@ -231,7 +232,7 @@ def check_plant(plant: Plant, source: str) -> None:
     """Semantic checks pydantic cannot do: unique ids, references, eligibility, geometry, addresses.
 
     The first problem found raises :class:`ConfigError`; the checks run in file order (lines, edges,
-    models, changeovers, calendar, demand), so the error names the first bad field a reader meets.
+    models, changeovers, calendar, demand, energy), so the error names the first bad field a reader meets.
     """
 
     def fail(field: str, problem: str) -> NoReturn:
@@ -244,6 +245,8 @@ def check_plant(plant: Plant, source: str) -> None:
     _check_changeovers(plant, model_ids, fail)
     _check_calendar(plant, fail)
     _check_demand(plant, model_ids, fail)
+    if plant.energy is not None:
+        check_energy(plant.energy, fail)
 
 
 def _check_lines(plant: Plant, fail: Fail) -> dict[str, str]:

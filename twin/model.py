@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from itertools import pairwise
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,10 +26,12 @@ __all__ = [
     "Changeover",
     "Edge",
     "EdgeKind",
+    "EnergySettings",
     "Equipment",
     "EquipmentType",
     "Line",
     "LineKind",
+    "Objective",
     "OpcUaEndpoint",
     "OperationStep",
     "Plan",
@@ -43,7 +45,9 @@ __all__ = [
     "TagDef",
     "TagType",
     "TagValue",
+    "TariffPeriod",
     "Vec3",
+    "Weekday",
 ]
 
 #: OPC UA namespace URI of the simulated PLCs; a default tag mapping refers to it by URI, not by index.
@@ -306,6 +310,56 @@ class Calendar(Strict):
     horizon_hours: float = Field(default=24.0, gt=0)
 
 
+class Weekday(StrEnum):
+    """A day of the week, as a tariff names it."""
+
+    MON = "mon"
+    TUE = "tue"
+    WED = "wed"
+    THU = "thu"
+    FRI = "fri"
+    SAT = "sat"
+    SUN = "sun"
+
+
+class Objective(StrEnum):
+    """What a re-plan minimises after unmet demand: energy cost under the tariff, kWh, or finishing time."""
+
+    COST = "cost"
+    ENERGY = "energy"
+    TIME = "time"
+
+
+#: A clock hour a tariff period starts at (0-23) and the hour it ends at (1-24; not after the start: the
+#: period runs over midnight, e.g. ``[22, 8]``).
+_StartHour = Annotated[int, Field(ge=0, le=23)]
+_EndHour = Annotated[int, Field(ge=0, le=24)]
+
+
+class TariffPeriod(Strict):
+    """One time-of-use period: a price per kWh on some weekdays, in some clock hours of the plant's clock
+    (the shift calendar's). Several entries may share a name (and then their price)."""
+
+    name: str = Field(min_length=1, max_length=40)
+    days: list[Weekday] = Field(default_factory=lambda: list(Weekday), min_length=1)
+    hours: list[tuple[_StartHour, _EndHour]] = Field(min_length=1)
+    price_per_kwh: float = Field(ge=0)
+
+
+class EnergySettings(Strict):
+    """The plant's utility contract: contract (peak) demand, time-of-use tariff, demand charge, grid CO2.
+
+    ``contract_kw`` is the default power cap of every re-plan; ``objective`` its default objective.
+    """
+
+    contract_kw: float | None = Field(default=None, gt=0)
+    tariff: list[TariffPeriod] = Field(default_factory=list)
+    demand_charge_per_kw: float = Field(default=0.0, ge=0)
+    co2_kg_per_kwh: float = Field(default=0.0, ge=0)
+    currency: str = Field(default="KRW", min_length=1, max_length=8)
+    objective: Objective = Objective.ENERGY
+
+
 class Plant(Strict):
     """A whole plant definition."""
 
@@ -318,6 +372,7 @@ class Plant(Strict):
     default_changeover_s: float = Field(default=0.0, ge=0)
     calendar: Calendar = Field(default_factory=Calendar)
     demand: dict[str, int] = Field(default_factory=dict)
+    energy: EnergySettings | None = None
 
     def equipment(self) -> list[Equipment]:
         """Every piece of equipment of every line, in config order."""

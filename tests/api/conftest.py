@@ -97,8 +97,8 @@ def api_env(api_redis: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory) 
     app = create_app(
         store,
         ApiSettings(tokens=parse_tokens(text), ws_block_ms=100),
-        replan=lambda: simple_replan(store),
-        propose=lambda: simple_replan(store, propose=True),
+        replan=lambda _request=None: simple_replan(store),
+        propose=lambda _request=None: simple_replan(store, propose=True),
         dispatch=dispatch,
         archive=ArchiveReader(data, store.plant_id),
     )

@@ -99,6 +99,12 @@ def test_bench_replan_quick_json() -> None:
     assert demo["kwh_per_vehicle_after"] < demo["kwh_per_vehicle_before"]
     assert demo["dedicated_line_idle_after"] < demo["dedicated_line_idle_before"]
     assert isinstance(doc["instances"], list) and doc["instances"]
+    energy = doc["energy"]
+    for key in ("cap_kw", "peak_kw_plain", "peak_kw_energy", "sim_peak_15min_kw_energy", "cost_plain",
+                "cost_energy", "unmet_plain", "unmet_energy", "replan_s_energy"):  # fmt: skip
+        assert key in energy
+    assert energy["unmet_energy"] == 0 and energy["peak_kw_energy"] <= energy["cap_kw"]
+    assert energy["sim_peak_15min_kw_energy"] <= energy["cap_kw"] and energy["sim_cap_ok"]
 
 
 def test_replanner_service_command_plans_pending_demand(redis_url: str, store: TwinStore) -> None:

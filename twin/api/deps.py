@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from fastapi import Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -17,6 +17,7 @@ from twin.api.errors import ApiError
 from twin.api.issued import issued_principal
 from twin.api.lockout import AuthLimiter
 from twin.model import Equipment, Plan
+from twin.schedule.plant.energychoice import EnergyRequest
 from twin.store import TwinStore
 
 __all__ = [
@@ -43,10 +44,17 @@ __all__ = [
 
 log = logging.getLogger("twin.api")
 
-#: Re-plans now and returns the stored plan (the scheduler's re-planner, wired in by the CLI or the demo).
-ReplanFn = Callable[[], Plan]
-#: Re-plans now and stores the result as a proposal (a new version, not current until accepted).
-ProposeFn = Callable[[], Plan]
+
+class ReplanFn(Protocol):
+    """Re-plans now and returns the stored plan (the scheduler's re-planner, wired in by the CLI or the
+    demo); with a request, under its energy settings (power cap, objective) instead of the defaults."""
+
+    def __call__(self, request: EnergyRequest | None = None, /) -> Plan: ...
+
+
+#: Re-plans now and stores the result as a proposal (a new version, not current until accepted); takes
+#: the same energy request.
+ProposeFn = ReplanFn
 #: Dispatches a plan version to the line through the write-back channel; returns a summary.
 DispatchFn = Callable[[int], dict[str, Any]]
 #: Describes what changed between two plans.

@@ -6,12 +6,14 @@ in by the CLI, since ``twin/`` may not import ``adapters/``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from twin.api.deps import DiffFn, DispatchFn, ProposeFn, ReplanFn
 from twin.model import Plan
+from twin.schedule.plant.energychoice import EnergyRequest
 from twin.schedule.plant.plans import plan_diff
 from twin.schedule.plant.trigger import Replanner, TriggerConfig
 from twin.store import TwinStore
@@ -38,14 +40,27 @@ def scheduler_wiring(
     notes: list[str] = []
     planner = Replanner(store, config=TriggerConfig(actor=actor))
 
-    def replan() -> Plan:
-        out = planner.replan_once("API re-plan request")
+    def _planner(request: EnergyRequest | None) -> Replanner:
+        """The service's re-planner, or one with this request's energy settings instead of the defaults."""
+        if request is None:
+            return planner
+        cfg = planner.config
+        energy = dataclasses.replace(
+            cfg.replan,
+            power_cap_kw=request.power_cap_kw,
+            no_power_cap=request.no_power_cap,
+            objective=request.objective,
+        )
+        return Replanner(store, config=dataclasses.replace(cfg, replan=energy))
+
+    def replan(request: EnergyRequest | None = None, /) -> Plan:
+        out = _planner(request).replan_once("API re-plan request")
         if out.plan is not None:
             return out.plan
         return store.get_plan(out.version or out.base_version)
 
-    def propose() -> Plan:
-        out = planner.replan_once("API re-plan request (proposal)", propose=True)
+    def propose(request: EnergyRequest | None = None, /) -> Plan:
+        out = _planner(request).replan_once("API re-plan request (proposal)", propose=True)
         if out.plan is not None:
             return out.plan
         return store.get_plan(out.version or out.base_version)

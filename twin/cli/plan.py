@@ -14,7 +14,8 @@ from rich.table import Table
 
 from twin.cli import app, bench_app
 from twin.cli.common import DEFAULT_CONFIG, console, fail, open_store, print_json
-from twin.errors import TwinError
+from twin.cli.planenergy import check_line, diff_lines, energy_line, parse_objective, parse_power_cap
+from twin.errors import TwinError, ValidationError
 from twin.model import Plan, Plant
 from twin.store import TwinStore
 
@@ -83,11 +84,16 @@ def _writer(store: TwinStore, plant: Plant, timeout: float) -> Any:
 
 def _trigger_config(
     threshold: float, time_limit: float, freeze_min: float, lot_size: int | None, workers: int, seed: int,
-    check: bool,
+    check: bool, power_cap: str | None = None, objective: str | None = None,
 ) -> Any:  # fmt: skip
+    """The service's settings; ``--power-cap`` / ``--objective`` parsed here (a bad one: exit 2)."""
     from twin.schedule.plant.replan import ReplanConfig
     from twin.schedule.plant.trigger import TriggerConfig
 
+    try:
+        cap, goal = parse_power_cap(power_cap), parse_objective(objective)
+    except ValidationError as exc:
+        fail(str(exc), 2)
     return TriggerConfig(
         threshold=threshold,
         replan=ReplanConfig(
@@ -96,6 +102,9 @@ def _trigger_config(
             time_limit_s=time_limit,
             workers=workers,
             seed=seed,
+            power_cap_kw=cap if isinstance(cap, float) else None,
+            no_power_cap=cap == "off",
+            objective=goal.value if goal is not None else None,
         ),
         check=check,
     )
@@ -112,6 +121,16 @@ _WORKERS = typer.Option(2, "--workers", min=1, help="CP-SAT workers.")
 _SEED = typer.Option(0, "--seed", help="Solver seed.")
 _CHECK = typer.Option(True, "--check/--no-check", help="Check the plan in simulation (3 seeds).")
 _DISPATCH = typer.Option(True, "--dispatch/--no-dispatch", help="Write the plan to the lines' PLCs.")
+_CAP = typer.Option(
+    None, "--power-cap", metavar="KW",
+    help="Peak power the plan keeps under (kW, rated power of the lines building plus idle power of the "
+    "others), or 'off'. Default: the plant file's contract demand (energy.contract_kw).",
+)  # fmt: skip
+_OBJECTIVE = typer.Option(
+    None, "--objective", metavar="cost|energy|time",
+    help="After unmet demand, minimise energy cost under the tariff (cost), kWh (energy) or finishing "
+    "time (time). Default: the plant file's energy.objective, else energy.",
+)  # fmt: skip
 
 
 @app.command()
@@ -125,16 +144,23 @@ def replan(
     seed: int = _SEED,
     check: bool = _CHECK,
     dispatch: bool = _DISPATCH,
+    power_cap: str = _CAP,
+    objective: str = _OBJECTIVE,
 ) -> None:
-    """Re-plan now from the current plan and demand; store, check and dispatch the new version."""
+    """Re-plan now from the current plan and demand; store, check and dispatch the new version.
+
+    Energy: the plan keeps the plant's power under a cap and, after unmet demand, minimises energy cost
+    under the plant's time-of-use tariff, kWh or finishing time (see --power-cap, --objective)."""
     from twin.schedule.plant.trigger import Replanner
 
+    cfg = _trigger_config(0.0, time_limit, freeze_min, lot_size, workers, seed, check, power_cap, objective)
     store = open_store(ctx)
     plant = store.plant()
     writer = _writer(store, plant, timeout=5.0) if dispatch else None
-    cfg = _trigger_config(0.0, time_limit, freeze_min, lot_size, workers, seed, check)
     try:
         out = Replanner(store, config=cfg, writeback=writer).replan_once("twin replan")
+    except ValidationError as exc:
+        fail(str(exc), 2)
     except TwinError as exc:
         fail(str(exc))
     plan = out.plan or (store.get_plan(out.version) if out.version else None)
@@ -148,6 +174,7 @@ def replan(
         "status": plan.meta.get("status") if plan else None,
         "gap": plan.meta.get("gap") if plan else None,
         "kpis": _short_kpis(plan) if plan else None,
+        "energy": plan.meta.get("energy") if plan else None,
         "check": out.check,
         "dispatch": out.dispatch,
     }
@@ -166,8 +193,7 @@ def replan(
     if plan:
         _print_kpis(plan)
     if out.check:
-        flag = "ok" if out.check["ok"] else f"MISSES DEMAND {out.check['missing']}"
-        console.print(f"simulation check ({len(out.check['seeds'])} seeds): {flag}", highlight=False)
+        console.print(check_line(out.check), highlight=False, soft_wrap=True)
     for line, res in (out.dispatch or {}).items():
         console.print(f"dispatch {line}: {_result_text(res)}", highlight=False)
 
@@ -181,7 +207,7 @@ def _result_text(res: Any) -> str:
 def _short_kpis(plan: Plan) -> dict[str, Any]:
     k = plan.kpis
     keys = ("cars", "unmet", "fulfilment", "makespan_s", "energy_kwh", "kwh_per_vehicle", "peak_kw",
-            "idle_resources", "dedicated_idle_h")  # fmt: skip
+            "idle_resources", "dedicated_idle_h", "energy")  # fmt: skip
     return {key: k.get(key) for key in keys}
 
 
@@ -194,6 +220,7 @@ def _print_kpis(plan: Plan) -> None:
         highlight=False,
         soft_wrap=True,  # one line even when piped (rich would wrap at 80 columns)
     )
+    console.print(energy_line(k, plan.meta.get("energy")), highlight=False, soft_wrap=True)
     table = Table("resource", "cars", "models", "utilisation", "busy h", "powered h", "idle h")
     for rid, r in (k.get("resources") or {}).items():
         table.add_row(rid, str(r["cars"]), ", ".join(r["models"]) or "-", f"{r['utilisation']:.0%}",
@@ -289,6 +316,8 @@ def plan_diff_cmd(
         )
     for key, ch in d["kpis"].items():
         console.print(f"  {key}: {ch['from']} -> {ch['to']} ({ch['delta']:+})", highlight=False)
+    for text in diff_lines(d):
+        console.print(text, highlight=False)
 
 
 def _clock(seconds: float) -> str:
@@ -322,6 +351,8 @@ def replanner(
     workers: int = _WORKERS,
     check: bool = _CHECK,
     dispatch: bool = _DISPATCH,
+    power_cap: str = _CAP,
+    objective: str = _OBJECTIVE,
 ) -> None:
     """The re-planner service: follows demand events and re-plans when a model's demand moves enough."""
     from twin.schedule.plant.trigger import Replanner
@@ -331,7 +362,7 @@ def replanner(
     store = open_store(ctx)
     plant = store.plant()
     writer = _writer(store, plant, timeout=5.0) if dispatch else None
-    cfg = _trigger_config(threshold, time_limit, freeze_min, None, workers, 0, check)
+    cfg = _trigger_config(threshold, time_limit, freeze_min, None, workers, 0, check, power_cap, objective)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     if duration is not None:
@@ -355,7 +386,7 @@ def bench_replan(
     config: Path = typer.Option(DEFAULT_CONFIG, "--config", "-c", help="Plant definition (YAML)."),
 ) -> None:
     """Demo demand drop end to end (detect, re-plan, check) vs keeping the plan; generated instances."""
-    from benchmarks.replan import demo_scenario, run_generated
+    from benchmarks.replan import demo_scenario, energy_scenario, run_generated
     from twin.config import load_plant
     from twin.embedded import EmbeddedRedis
 
@@ -369,8 +400,10 @@ def bench_replan(
             demo = demo_scenario(store, plant, time_limit_s=2.0 if quick else 3.0)
         finally:
             store.close()
+    energy = energy_scenario(plant, time_limit_s=2.0 if quick else 3.0)
     instances = run_generated(quick, time_limit_s=2.0 if quick else 10.0)
-    doc = {"demo": demo, "instances": instances, "quick": quick, "wall_s": round(time.perf_counter() - t0, 2)}
+    doc = {"demo": demo, "energy": energy, "instances": instances, "quick": quick,
+           "wall_s": round(time.perf_counter() - t0, 2)}  # fmt: skip
     if json_out:
         print_json(doc)
         return
@@ -380,6 +413,14 @@ def bench_replan(
         f"{demo['kwh_per_vehicle_before']} -> {demo['kwh_per_vehicle_after']}; {demo['dedicated_line']} idle "
         f"{demo['dedicated_line_idle_before']} h -> {demo['dedicated_line_idle_after']} h",
         highlight=False,
+    )
+    console.print(
+        f"energy: cap {energy['cap_kw']} kW; peak {energy['peak_kw_plain']} -> {energy['peak_kw_energy']} kW "
+        f"(simulated 15-min {energy['sim_peak_15min_kw_energy']} kW); cost {energy['cost_plain']:,.0f} -> "
+        f"{energy['cost_energy']:,.0f} {energy['currency']}; unmet {energy['unmet_plain']} -> "
+        f"{energy['unmet_energy']}; re-plan {energy['replan_s_energy']:.2f} s",
+        highlight=False,
+        soft_wrap=True,
     )
     for row in instances:
         console.print(str(row), highlight=False)

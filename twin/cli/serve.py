@@ -13,7 +13,9 @@ from twin.cli import app, bench_app
 from twin.cli.common import console, err_console, fail, open_store, print_json, settings, start_viewer
 
 if TYPE_CHECKING:
+    from twin.api.deps import ReplanFn
     from twin.model import Plan
+    from twin.schedule.plant.energychoice import EnergyRequest
 
 __all__ = [
     "ENV_TOKENS",
@@ -145,15 +147,15 @@ def serve(
             stop_viewer()
 
 
-def _rearmed(fn: Callable[[], Plan] | None, rearm: Callable[[], None]) -> Callable[[], Plan] | None:
+def _rearmed(fn: ReplanFn | None, rearm: Callable[[], None]) -> ReplanFn | None:
     """``fn`` followed by ``rearm()``: CP-SAT resets SIGINT after a solve; keep Ctrl-C a clean shutdown."""
     if fn is None:
         return None
     solve = fn
 
-    def run() -> Plan:
+    def run(request: EnergyRequest | None = None, /) -> Plan:
         try:
-            return solve()
+            return solve(request)
         finally:
             rearm()
 

@@ -1,11 +1,14 @@
 """Plan checks in virtual time: :func:`simulate_plan` runs a plan once per seed, :func:`check_plan`
-aggregates several seeds into a :class:`CheckResult` (what the scheduler's plan check reads)."""
+aggregates several seeds into a :class:`CheckResult` (what the scheduler's plan check reads).
+
+Each run also meters the plant's power as a utility does: the energy of every clock quarter-hour (t=0 at
+the plan's ``meta["origin"]``), so a check reports its simulated 15-minute peak."""
 
 from __future__ import annotations
 
 import dataclasses
 import statistics
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +19,10 @@ from twin.sim.options import EPS as _EPS
 from twin.sim.options import SimOptions
 from twin.sim.unit import Unit
 
-__all__ = ["CheckResult", "SeedResult", "check_plan", "simulate_plan"]
+__all__ = ["METER_S", "CheckResult", "SeedResult", "check_plan", "simulate_plan"]
+
+#: The metering interval of a simulated run (a utility's 15 minutes).
+METER_S = 900
 
 
 @dataclass
@@ -33,6 +39,9 @@ class SeedResult:
     makespan_s: float
     faults: int
     lines: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: ``(start_s, kW)`` per clock quarter-hour: the average power the meter records.
+    kw_15min: list[tuple[float, float]] = field(default_factory=list)
+    peak_kw_15min: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict."""
@@ -90,6 +99,30 @@ def _with_origin(options: SimOptions | None, plan: Plan) -> SimOptions | None:
     return options
 
 
+def _meter(sim: FlowSim, first_s: float, out: list[tuple[float, float, float]]) -> Generator[Any, Any, None]:
+    """Record the plant's energy at every quarter-hour boundary (``first_s``, then every 900 s) as closed
+    slots ``(start, end, kWh)``."""
+    start, before, t = 0.0, 0.0, first_s
+    while True:
+        yield sim.env.timeout(t - sim.env.now)
+        for u in sim.units.values():
+            u.integrate()
+        energy = sum(u.energy_kwh for u in sim.units.values())
+        out.append((start, t, energy - before))
+        start, before, t = t, energy, t + METER_S
+
+
+def _metered_kw(
+    slots: list[tuple[float, float, float]], energy_kwh: float, horizon_s: float
+) -> list[tuple[float, float]]:
+    """``(start, average kW)`` per slot, the last one (still open at the horizon) closed with what is left."""
+    start = slots[-1][1] if slots else 0.0
+    closed = [(a, e) for a, _b, e in slots]
+    if start < horizon_s:
+        closed.append((start, max(0.0, energy_kwh - sum(e for _a, e in closed))))
+    return [(round(a, 3), round(e * 3600.0 / METER_S, 2)) for a, e in closed]
+
+
 def simulate_plan(
     plant: Plant, plan: Plan, horizon_s: float, seed: int = 0, options: SimOptions | None = None
 ) -> SeedResult:
@@ -102,6 +135,10 @@ def simulate_plan(
     for g in sim.groups.values():
         for m, q in g.planned.items():
             planned[m] = planned.get(m, 0) + q
+    origin = plan.meta.get("origin")
+    offset = float(origin) % METER_S if isinstance(origin, int | float) else 0.0
+    metered: list[tuple[float, float, float]] = []
+    sim.env.process(_meter(sim, METER_S - offset if offset else float(METER_S), metered))
     sim.env.run(until=horizon_s)
     for u in sim.units.values():
         u.integrate()
@@ -109,6 +146,7 @@ def simulate_plan(
     met = sum(min(sim.completed.get(m, 0), q) for m, q in planned.items())
     energy = sum(u.energy_kwh for u in sim.units.values())
     done = sum(sim.completed.values())
+    kw_15min = _metered_kw(metered, energy, horizon_s)
     return SeedResult(
         seed=seed,
         horizon_s=horizon_s,
@@ -120,6 +158,8 @@ def simulate_plan(
         makespan_s=round(sim.last_completion_s, 3),
         faults=sim.faults,
         lines=_line_stats(sim, horizon_s),
+        kw_15min=kw_15min,
+        peak_kw_15min=max((kw for _s, kw in kw_15min), default=0.0),
     )
 
 
@@ -159,6 +199,7 @@ def check_plan(
         "makespan_s_mean": round(statistics.fmean(r.makespan_s for r in runs), 3),
         "makespan_s_max": max(r.makespan_s for r in runs),
         "faults_mean": statistics.fmean(r.faults for r in runs),
+        "peak_kw_15min": [r.peak_kw_15min for r in runs],
         "lines": lines,
     }
     return CheckResult(per_seed=runs, aggregate=agg)

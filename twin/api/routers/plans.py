@@ -11,7 +11,9 @@ from twin.api.auth import Principal
 from twin.api.deps import ApiContext, Page, get_ctx, page_params, paginate, scheduler, viewer
 from twin.api.errors import ApiError
 from twin.errors import NotFoundError, TwinError, ValidationError
-from twin.model import Plan
+from twin.model import Objective, Plan
+from twin.schedule.plant.energy import SLOT_S, energy_kpis, energy_profile
+from twin.schedule.plant.energychoice import EnergyRequest
 from twin.schedule.plant.plans import plan_diff as diff_plans
 
 __all__ = ["DemandIn", "DemandOut", "DemandSet", "PlanAction", "PlanSummary", "router"]
@@ -45,17 +47,6 @@ class DemandSet(BaseModel):
     audit_id: str
 
 
-class ReplanIn(BaseModel):
-    """How to re-plan."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    propose: StrictBool = Field(
-        default=False,
-        description="store the plan as a proposal: a new version that becomes current only when accepted",
-    )
-
-
 class PlanSummary(BaseModel):
     """A stored plan version without its assignments."""
 
@@ -68,6 +59,59 @@ class PlanSummary(BaseModel):
     assignments: int
     demand: dict[str, int]
     kpis: dict[str, Any]
+
+
+class EnergySlot(BaseModel):
+    """One 15-minute interval of a plan's metered power."""
+
+    start_s: float = Field(description="seconds from the plan's origin")
+    end_s: float
+    kwh: float
+    kw: float = Field(description="average power over the quarter-hour (what the utility's meter records)")
+    period: str | None = Field(description="tariff period (None without a tariff)")
+    price_per_kwh: float | None
+
+
+class PlanEnergy(BaseModel):
+    """A plan's energy: KPIs and its profile per 15 minutes over the horizon (for a chart)."""
+
+    version: int
+    origin: float | None = Field(description="epoch seconds of the plan's t=0")
+    slot_s: int
+    currency: str | None
+    settings: dict[str, Any] = Field(description="the energy settings the plan was made with")
+    kpis: dict[str, Any]
+    profile: list[EnergySlot]
+
+
+class ReplanIn(BaseModel):
+    """How to re-plan: as a proposal or not, and this re-plan's energy settings (each optional: the plant
+    file's defaults otherwise)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    propose: StrictBool = Field(
+        default=False,
+        description="store the plan as a proposal: a new version that becomes current only when accepted",
+    )
+    power_cap_kw: float | None = Field(
+        None, gt=0, le=1e7, allow_inf_nan=False,
+        description="peak power the plan keeps under, kW (rated power of the lines building plus idle power "
+        "of the other powered ones); default: the plant file's contract demand",
+    )  # fmt: skip
+    no_power_cap: StrictBool = Field(False, description="plan without a cap, even if the plant has one")
+    objective: Objective | None = Field(
+        None, description="after unmet demand minimise energy cost under the tariff, kWh or finishing time"
+    )
+
+    def energy_asked(self) -> bool:
+        """Energy settings given (anything but ``propose``)."""
+        return bool(self.model_dump(exclude_defaults=True, exclude={"propose"}))
+
+    def request(self) -> EnergyRequest:
+        """The re-planner's form of the energy settings."""
+        goal = self.objective.value if self.objective is not None else None
+        return EnergyRequest(power_cap_kw=self.power_cap_kw, no_power_cap=self.no_power_cap, objective=goal)
 
 
 class PlanAction(BaseModel):
@@ -111,27 +155,35 @@ def replan(
     body: ReplanIn | None = None, ctx: ApiContext = Depends(get_ctx), who: Principal = Depends(scheduler)
 ) -> PlanAction:
     """Run the re-planner on the current twin and store the new plan version (audited). With
-    ``{"propose": true}`` the version is a proposal: current only once accepted, never dispatched here."""
+    ``{"propose": true}`` the version is a proposal: current only once accepted, never dispatched here.
+    ``power_cap_kw`` / ``no_power_cap`` / ``objective`` set this re-plan's energy settings (else the plant
+    file's defaults); a cap below the plant's minimum powered load is refused (422, naming the smallest
+    feasible cap) and nothing is stored."""
     propose = bool(body and body.propose)
     action = "plan.propose" if propose else "plan.replan"
     fn = ctx.propose if propose else ctx.replan
+    asked = body.model_dump(exclude_defaults=True, exclude={"propose"}, mode="json") if body else {}
     if fn is None:
-        ctx.audit(who, action, {}, result="unavailable: no re-planner wired")
+        ctx.audit(who, action, asked, result="unavailable: no re-planner wired")
         raise ApiError(
             503, "no re-planner is wired into this API (start it with `twin serve`)", code="not_configured"
         )
+    if body is not None and body.power_cap_kw is not None and body.no_power_cap:
+        ctx.audit(who, action, asked, result="rejected: cap and no cap")
+        raise ApiError(422, "give power_cap_kw or no_power_cap, not both", field="no_power_cap")
     try:
-        plan = fn()
+        plan = fn(body.request()) if body is not None and body.energy_asked() else fn()
     except TwinError as exc:
-        ctx.audit(who, action, {}, result=f"failed: {exc}")
+        ctx.audit(who, action, asked, result=f"failed: {exc}")
         raise
     except Exception as exc:  # the re-planner is wired in from outside: report, audit, never a bare 500
-        ctx.audit(who, action, {}, result=f"failed: {type(exc).__name__}: {exc}")
+        ctx.audit(who, action, asked, result=f"failed: {type(exc).__name__}: {exc}")
         raise ApiError(503, f"re-plan failed: {type(exc).__name__}: {exc}", code="replan_failed") from exc
     version = plan.version or ctx.store.current_plan_version() or 0
     summary = {"reason": plan.reason, "assignments": len(plan.assignments), "kpis": plan.kpis}
     summary["proposed"] = bool(plan.meta.get("proposed")) and version != ctx.store.current_plan_version()
-    audit_id = ctx.audit(who, action, {"version": version})
+    summary["energy"] = plan.meta.get("energy")
+    audit_id = ctx.audit(who, action, {"version": version, **asked})
     return PlanAction(version=version, action=action.split(".")[1], audit_id=audit_id, result=summary)
 
 
@@ -193,6 +245,29 @@ def get_plan(
 ) -> Plan:
     """A stored plan by version."""
     return ctx.store.get_plan(version)
+
+
+@router.get("/plans/{version}/energy", response_model=PlanEnergy, summary="A plan's energy profile")
+def plan_energy(
+    version: int = VersionPath, ctx: ApiContext = Depends(get_ctx), _who: Principal = Depends(viewer)
+) -> PlanEnergy:
+    """A plan's energy KPIs (:func:`twin.schedule.plant.energy.energy_kpis`: kWh, kWh per vehicle, cost under
+    the tariff, demand charge, CO2, instantaneous and 15-minute peaks) and its metered power per clock
+    quarter-hour over the horizon, with each interval's tariff period: what the console charts."""
+    plan = ctx.store.get_plan(version)
+    plant = ctx.store.plant()
+    profile = energy_profile(plant, plan)
+    settings = plan.meta.get("energy")
+    origin = plan.meta.get("origin")
+    return PlanEnergy(
+        version=plan.version,
+        origin=float(origin) if isinstance(origin, int | float) else None,
+        slot_s=SLOT_S,
+        currency=plant.energy.currency if plant.energy is not None else None,
+        settings=settings if isinstance(settings, dict) else {},
+        kpis=energy_kpis(plant, plan),
+        profile=[EnergySlot(**s.as_dict()) for s in profile],
+    )
 
 
 @router.post("/plans/{version}/accept", response_model=PlanAction, summary="Make a plan version current")

@@ -1,6 +1,7 @@
 """What is said about a plan: its KPIs, what changed from another plan, its split per line.
 
-KPIs: utilisation, idle resources, fulfilment, makespan, energy per vehicle, peak power. The diff
+KPIs: utilisation, idle resources, fulfilment, makespan, energy per vehicle, peak power, and under
+``energy`` what the utility bills (:func:`twin.schedule.plant.energy.energy_kpis`). The diff
 (:func:`plan_diff`) is what ``twin plan diff`` prints and the API's ``GET /api/v1/plans/diff`` answers.
 
 KPIs follow the scheduler's abstraction (:mod:`twin.schedule.plant.problem`): a resource draws its idle power
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from twin.model import LineKind, Plan, PlanAssignment, Plant
+from twin.schedule.plant.energy import energy_delta, energy_kpis
 from twin.schedule.plant.problem import Window, shift_windows
 from twin.schedule.plant.resources import plant_modes, plant_resources
 
@@ -149,6 +151,7 @@ def plan_kpis(plant: Plant, plan: Plan) -> dict[str, Any]:
             rid: v["idle_h"] for rid, v in per_res.items() if kinds.get(v["line"]) == LineKind.DEDICATED
         },
         "resources": per_res,
+        "energy": energy_kpis(plant, plan),
     }
 
 
@@ -224,6 +227,7 @@ def plan_diff(a: Plan, b: Plan) -> dict[str, Any]:
             if a.demand.get(m) != b.demand.get(m)
         },
         "kpis": kpi_delta,
+        "energy": energy_delta(a.kpis.get("energy"), b.kpis.get("energy")),
     }
 
 

@@ -34,6 +34,7 @@ from typing import Any
 
 from twin.calendar import working_windows
 from twin.model import Plan, Plant
+from twin.tariff import TariffClock
 
 __all__ = [
     "Fixed",
@@ -124,6 +125,8 @@ class Weights:
 
     Units: per car unmet, per minute late, per kWh, per powered (resource, shift window), per minute of
     changeover, per minute a lot moved against the reference plan, per lot moved to another resource.
+    Under the objective "cost" the kWh weight gives way to ``energy_cost`` (energy priced by the tariff),
+    under "time" to ``finish_min`` (kWh only break ties); see :mod:`twin.schedule.plant.model.energy`.
     """
 
     unmet_car: int = 1_000_000
@@ -133,6 +136,10 @@ class Weights:
     changeover_min: int = 10
     moved_min: int = 1
     reassigned: int = 60
+    #: Objective "cost": per kWh at the horizon's mean tariff price (so a kWh weighs what ``kwh`` weighs).
+    energy_cost: int = 100
+    #: Objective "time": per minute a lot finishes later (the sum over lots).
+    finish_min: int = 20
 
 
 @dataclass
@@ -152,6 +159,10 @@ class PlantProblem:
     weights: Weights = field(default_factory=Weights)
     #: What the builder changed from what it was asked for (e.g. a lot size capped to fit a shift).
     notes: list[str] = field(default_factory=list)
+    #: What the objective minimises after unmet demand: "energy" (kWh), "cost" (under ``tariff``), "time".
+    objective: str = "energy"
+    #: The plant's tariff on this plan's clock (times from ``origin``), for the objective "cost".
+    tariff: TariffClock | None = None
 
     def lot(self, lot_id: str) -> PlantLot:
         """A lot by id."""

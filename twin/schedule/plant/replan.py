@@ -12,6 +12,9 @@
 4. solves the new problem with CP-SAT, hinted with the kept plan, stability measured against it;
 5. returns the solver's plan only if its objective beats the kept plan's, else the kept plan itself: the
    result is never worse than leaving the plan alone, and a time-out still has the kept plan as fallback.
+
+The energy settings (power cap, objective) come from the config, else the plant file's ``energy`` section
+(:mod:`twin.schedule.plant.energychoice`); the plan records them in ``meta["energy"]``.
 """
 
 from __future__ import annotations
@@ -25,7 +28,16 @@ from typing import Any
 from twin.errors import TwinError
 from twin.model import Plan, PlanAssignment, Plant
 from twin.schedule.plant.build import build_problem
-from twin.schedule.plant.model import Scheduled, Score, SolveResult, evaluate, solve_plant, validate
+from twin.schedule.plant.energychoice import (
+    EnergyChoice,
+    apply_energy,
+    energy_meta,
+    minus,
+    resolve_energy,
+    staged_solve,
+)
+from twin.schedule.plant.model import Scheduled, Score, SolveResult, evaluate, validate
+from twin.schedule.plant.model.pricing import off_blocks_of
 from twin.schedule.plant.plans import plan_kpis
 from twin.schedule.plant.problem import PlantProblem, Weights, choose_origin, plan_origin, shift_windows
 from twin.schedule.plant.resources import DEFAULT_AGV_TRANSFER_S, dedicated_policy, plant_resources
@@ -56,6 +68,7 @@ class ReplanConfig:
     workers: int = 2
     seed: int = 0
     deterministic: bool = False
+    #: The power cap (kW); None: the plant file's contract demand (``energy.contract_kw``), if it has one.
     power_cap_kw: float | None = None
     horizon_s: int | None = None
     weights: Weights = field(default_factory=Weights)
@@ -65,6 +78,10 @@ class ReplanConfig:
     first_plan_dedicated: bool = True
     #: One AGV trip in cell blocks (seconds): the plan check simulates with the same default.
     agv_transfer_s: float = DEFAULT_AGV_TRANSFER_S
+    #: Plan without a power cap, even if the plant file has a contract demand.
+    no_power_cap: bool = False
+    #: "cost", "energy" or "time" (:class:`twin.model.Objective`); None: the plant file's default.
+    objective: str | None = None
 
 
 @dataclass
@@ -206,11 +223,13 @@ def _new_problem(
     frozen: Sequence[Scheduled],
     kept: Mapping[str, Sequence[Scheduled]],
     allowed: Mapping[str, Sequence[str]] | None,
+    energy: EnergyChoice,
 ) -> PlantProblem:
     """The problem to re-plan: frozen lots fixed, the kept lots' ids and sizes reused, the old plan's lot
-    size (unless one is configured), its set-ups and idle resources."""
+    size (unless one is configured), its set-ups and idle resources; the energy settings (which refuse a
+    cap below the plant's minimum powered load before any solve)."""
     old_sizes = sorted((s.quantity for s in old), reverse=True)
-    return build_problem(
+    problem = build_problem(
         plant,
         demand,
         origin=origin,
@@ -221,19 +240,21 @@ def _new_problem(
         frozen=[(s.lot, s.model, s.quantity, s.resource, s.start) for s in frozen],
         initial_models=_setups(old, now_s),
         idle_in_plan=_idle_now(plant, old, now_s),
-        power_cap_kw=cfg.power_cap_kw,
+        power_cap_kw=energy.power_cap_kw,
         weights=cfg.weights,
         quantities={m: [(s.lot, s.quantity) for s in lots] for m, lots in kept.items()},
         allowed=allowed,
         agv_transfer_s=cfg.agv_transfer_s,
     )
+    apply_energy(problem, plant, energy)
+    return problem
 
 
-def _baseline(
+def _mapped(
     problem: PlantProblem, frozen: Sequence[Scheduled], kept: Mapping[str, Sequence[Scheduled]]
-) -> list[Scheduled] | None:
+) -> list[Scheduled]:
     """The kept plan as a schedule of the new problem: the frozen lots, and the kept lots mapped onto the
-    new lots (same model, same order), which also become the problem's reference. None if it is invalid."""
+    new lots (same model, same order), which also become the problem's reference."""
     baseline = [Scheduled(s.lot, s.model, s.quantity, s.resource, s.start, s.end) for s in frozen]
     new_lots: dict[str, list[str]] = defaultdict(list)
     for lot in problem.lots:
@@ -247,6 +268,12 @@ def _baseline(
             if mode is not None:
                 end = s.start + mode.duration(lot.quantity)
                 baseline.append(Scheduled(lot_id, model, lot.quantity, s.resource, s.start, end))
+    return baseline
+
+
+def _baseline(problem: PlantProblem, baseline: list[Scheduled]) -> list[Scheduled] | None:
+    """The mapped kept plan if it is valid (less the lots that no longer fit); None if it is invalid (a
+    power cap it breaks, say)."""
     if validate(problem, baseline):
         # Part of the old plan no longer fits (a fault, a station switched off): keep the rest.
         baseline = [b for b in baseline if _fits_alone(problem, b)]
@@ -266,6 +293,7 @@ def _meta(
     base_version: int | None,
     baseline_score: Score | None,
     allowed: Mapping[str, Sequence[str]] | None,
+    energy: EnergyChoice,
 ) -> dict[str, Any]:
     """The plan metadata of a re-plan: solver outcome, frozen and dropped lots, the problem."""
     kept_ids = {s.lot for lots in kept.values() for s in lots}
@@ -287,25 +315,25 @@ def _meta(
         "problem": problem.describe(),
         "notes": list(problem.notes),
         "allowed": {r: list(ms) for r, ms in (allowed or {}).items()},
+        "energy": energy_meta(problem, energy),
     }
 
 
 def _solve(
-    problem: PlantProblem, cfg: ReplanConfig, hint: list[Scheduled] | None
-) -> tuple[SolveResult, list[Scheduled] | None, Score | None]:
-    """The solver's outcome, its schedule (None unless feasible and valid) and that schedule's score."""
-    result = solve_plant(
-        problem,
-        time_limit_s=cfg.time_limit_s,
-        workers=cfg.workers,
-        seed=cfg.seed,
-        hint=hint,
-        deterministic=cfg.deterministic,
-    )
+    plant: Plant, problem: PlantProblem, cfg: ReplanConfig, hint: list[Scheduled] | None
+) -> tuple[SolveResult, list[Scheduled] | None, Score | None, list[tuple[str, int, int]] | None]:
+    """The solver's outcome, its schedule (None unless feasible and valid), that schedule's score and
+    when it powers each resource (None: the shift windows that hold its lots)."""
+    result = staged_solve(problem, cfg.time_limit_s, hint, workers=cfg.workers, seed=cfg.seed,
+                          deterministic=cfg.deterministic)  # fmt: skip
     new_ok = result.schedule if result.status in ("OPTIMAL", "FEASIBLE") else None
-    if new_ok is not None and validate(problem, new_ok):
+    powered = None
+    if new_ok is not None and result.off:  # hours switched off inside powered shifts
+        powered = minus(derive_powered(plant, problem.origin, problem.horizon, new_ok), result.off)
+    if new_ok is not None and validate(problem, new_ok, powered):
         new_ok = None  # defensive: never hand out an invalid plan
-    return result, new_ok, evaluate(problem, new_ok) if new_ok is not None else None
+    score = evaluate(problem, new_ok, off=result.off) if new_ok is not None else None
+    return result, new_ok, score, powered
 
 
 def replan(
@@ -329,11 +357,15 @@ def replan(
     allowed = cfg.allowed
     if allowed is None and current is None and cfg.first_plan_dedicated:
         allowed = dedicated_policy(plant, demand)
-    problem = _new_problem(plant, demand, cfg, origin, horizon, now_s, status, old, frozen, kept, allowed)
-    baseline = _baseline(problem, frozen, kept) if current is not None else None
-    old_powered = powered_windows(current) if current is not None else []
-    baseline_score = evaluate(problem, baseline, old_powered) if baseline is not None else None
-    result, new_ok, new_score = _solve(problem, cfg, baseline)
+    energy = resolve_energy(
+        plant, power_cap_kw=cfg.power_cap_kw, no_power_cap=cfg.no_power_cap, objective=cfg.objective
+    )
+    problem = _new_problem(
+        plant, demand, cfg, origin, horizon, now_s, status, old, frozen, kept, allowed, energy
+    )
+    mapped, baseline, old_powered, baseline_score = _kept(plant, problem, current, frozen, kept)
+    # An invalid kept plan (a cap it breaks) still hints the solver: it repairs it.
+    result, new_ok, new_score, new_powered = _solve(plant, problem, cfg, baseline or mapped)
     meta = _meta(
         cfg,
         result,
@@ -344,6 +376,7 @@ def replan(
         base_version=base_version,
         baseline_score=baseline_score,
         allowed=allowed,
+        energy=energy,
     )
     keep = (
         baseline is not None
@@ -364,13 +397,10 @@ def replan(
         chosen, score = baseline, baseline_score
     elif new_ok is not None and new_score is not None:
         meta.update(kept_old=False, score=new_score.as_dict())
-        plan = to_plan(plant, problem, new_ok, reason=reason, meta=meta)
+        plan = to_plan(plant, problem, new_ok, reason=reason, meta=meta, powered=new_powered)
         chosen, score = new_ok, new_score
     else:
-        raise ReplanError(
-            f"no feasible plan found in {cfg.time_limit_s:g} s (solver status {result.status}) and no "
-            "current plan to keep: raise the time limit or check faults and the calendar"
-        )
+        raise _no_plan(cfg, result, problem, mapped is not None)
     return ReplanResult(
         plan=plan,
         kept_old=keep,
@@ -382,6 +412,38 @@ def replan(
         baseline_plan=baseline_plan,
         solve=result,
         wall_s=round(time.perf_counter() - t0, 4),
+    )
+
+
+def _kept(
+    plant: Plant,
+    problem: PlantProblem,
+    current: Plan | None,
+    frozen: Sequence[Scheduled],
+    kept: Mapping[str, Sequence[Scheduled]],
+) -> tuple[list[Scheduled] | None, list[Scheduled] | None, list[tuple[str, int, int]], Score | None]:
+    """The kept plan mapped onto the new problem, the same if it is valid, its powered windows and score."""
+    if current is None:
+        return None, None, [], None
+    mapped = _mapped(problem, frozen, kept)
+    baseline = _baseline(problem, mapped)
+    old_powered = powered_windows(current)
+    if baseline is None:
+        return mapped, None, old_powered, None
+    if problem.power_cap_kw is not None and validate(problem, baseline, old_powered):
+        # The cap leaves no room for lines idling through shifts they have no work in: switch those off.
+        old_powered = derive_powered(plant, problem.origin, problem.horizon, baseline)
+    score = evaluate(problem, baseline, old_powered, off_blocks_of(problem, baseline, old_powered))
+    return mapped, baseline, old_powered, score
+
+
+def _no_plan(cfg: ReplanConfig, result: SolveResult, problem: PlantProblem, had_plan: bool) -> ReplanError:
+    why = "the current plan cannot be kept as it is" if had_plan else "no current plan to keep"
+    if had_plan and problem.power_cap_kw is not None:
+        why += f" (it may break the {problem.power_cap_kw:g} kW power cap)"
+    return ReplanError(
+        f"no feasible plan found in {cfg.time_limit_s:g} s (solver status {result.status}) and {why}: "
+        "raise the time limit or check faults and the calendar"
     )
 
 

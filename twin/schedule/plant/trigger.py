@@ -152,8 +152,12 @@ class Replanner:
                 chk = check_plan_in_sim(plant, plan, seeds=self.config.check_seeds)
                 checked = chk.summary()
                 plan.meta["check"] = checked
-                if not chk.ok:
+                if not chk.meets_demand:
                     log.warning("plan misses demand in simulation: %s", chk.missing)
+                if chk.cap_broken_seeds:
+                    log.warning(
+                        "plan breaks the %s kW cap in simulation (seeds %s)", chk.cap_kw, chk.cap_broken_seeds
+                    )
             replan_s = round(time.perf_counter() - t0, 4)
             plan.meta["replan_s"] = replan_s
             if propose:

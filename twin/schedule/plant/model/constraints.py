@@ -4,7 +4,7 @@ Per resource a no-overlap; changeovers as *campaigns*: all lots of one model on 
 contiguous block, and two blocks on a resource are ordered by a literal with the sequence-dependent
 changeover between them (a few literals per resource instead of a circuit over all lots; at most
 ``models - 1`` changeovers per resource). A literal per (resource, window) says the resource is powered
-then. An optional cumulative caps the plant's processing power.
+then. The power cap is :mod:`twin.schedule.plant.model.energy`'s.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from twin.schedule.plant.problem import PlantLot, PlantProblem
 
 __all__ = [
     "ResourceVars",
-    "add_power_cap",
     "add_precedences",
     "add_resources",
     "add_symmetry_breaking",
@@ -135,15 +134,3 @@ def add_resources(m: cp_model.CpModel, problem: PlantProblem, mv: ModelVars) -> 
         _campaigns(m, problem, rid, items, rv)
         _powered(m, problem, rid, items, rv)
     return out
-
-
-def add_power_cap(m: cp_model.CpModel, problem: PlantProblem, mv: ModelVars) -> None:
-    """The resources building at once draw at most the plant's power cap (rated kW), if it has one."""
-    if problem.power_cap_kw is None:
-        return
-    alts = mv.alternatives
-    m.add_cumulative(
-        [a.interval for a in alts],
-        [round(problem.resources[a.rid].run_kw) for a in alts],
-        int(problem.power_cap_kw),
-    )

@@ -7,7 +7,16 @@ from __future__ import annotations
 
 from twin.schedule.plant.problem import PlantLot, PlantProblem, Window
 
-__all__ = ["SCALE", "all_windows", "campaign_cost", "fits", "lot_cost", "overlaps", "window_cost"]
+__all__ = [
+    "SCALE",
+    "all_windows",
+    "campaign_cost",
+    "fits",
+    "kwh_weight",
+    "lot_cost",
+    "overlaps",
+    "window_cost",
+]
 
 #: Objective scale: weights are per minute; times are seconds.
 SCALE = 60
@@ -17,12 +26,20 @@ def window_cost(problem: PlantProblem, rid: str, w: Window) -> int:
     """Powering ``rid`` through window ``w``: its idle energy plus the active-window weight."""
     r = problem.resources[rid]
     kwh = r.idle_kw * w.length / 3600.0
-    return round(kwh * problem.weights.kwh * SCALE) + problem.weights.active_window * SCALE
+    return round(kwh * kwh_weight(problem) * SCALE) + problem.weights.active_window * SCALE
 
 
 def lot_cost(problem: PlantProblem, lot: PlantLot, rid: str) -> int:
     """Building ``lot`` on ``rid``: its processing energy above idle."""
-    return round(problem.modes[lot.model][rid].extra_kwh(lot.quantity) * problem.weights.kwh * SCALE)
+    return round(problem.modes[lot.model][rid].extra_kwh(lot.quantity) * kwh_weight(problem) * SCALE)
+
+
+def kwh_weight(problem: PlantProblem) -> int:
+    """The weight of a kWh: the tariff prices energy under the objective "cost" (none here), kWh only break
+    ties under "time" (:mod:`twin.schedule.plant.model.energy`)."""
+    if problem.objective == "cost" and problem.tariff is not None:
+        return 0
+    return 1 if problem.objective == "time" else problem.weights.kwh
 
 
 def campaign_cost(problem: PlantProblem, model: str) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from twin.schedule.plant.model.costs import SCALE, all_windows, campaign_cost, lot_cost, overlaps, window_cost
+from twin.schedule.plant.model.pricing import priced_total
 from twin.schedule.plant.model.results import Scheduled, Score
 from twin.schedule.plant.problem import PlantProblem
 
@@ -15,12 +16,16 @@ __all__ = ["evaluate"]
 
 
 def evaluate(
-    problem: PlantProblem, schedule: Iterable[Scheduled], powered: Iterable[tuple[str, int, int]] = ()
+    problem: PlantProblem,
+    schedule: Iterable[Scheduled],
+    powered: Iterable[tuple[str, int, int]] = (),
+    off: Iterable[tuple[str, int, int]] = (),
 ) -> Score:
     """The objective of ``schedule`` for ``problem``, exactly as the CP-SAT model counts it.
 
     ``powered`` adds windows ``(resource, start, end)`` that stay powered even without work (an old
-    plan's shift staffing, when it is kept as it is).
+    plan's shift staffing, when it is kept as it is); ``off`` are the hours it switches resources off
+    inside powered windows (objective "cost", :mod:`twin.schedule.plant.model.pricing`).
     """
     w = problem.weights
     placed = {s.lot: s for s in schedule}
@@ -61,4 +66,5 @@ def evaluate(
         kwh += problem.resources[rid].idle_kw * win.length / 3600.0
     for _rid, model in campaigns:
         total += campaign_cost(problem, model)
+    total += priced_total(problem, placed.values(), active, off)
     return Score(total, unmet, tardy, round(kwh, 3), len(active), len(campaigns), moved, reassigned)

@@ -8,7 +8,7 @@ same terms for any schedule.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from ortools.sat.python import cp_model
 
@@ -62,7 +62,12 @@ def objective_terms(
 
 
 def set_objective(
-    m: cp_model.CpModel, problem: PlantProblem, mv: ModelVars, resources: Mapping[str, ResourceVars]
+    m: cp_model.CpModel,
+    problem: PlantProblem,
+    mv: ModelVars,
+    resources: Mapping[str, ResourceVars],
+    extra: Sequence[Term] = (),
 ) -> None:
-    """Minimise the weighted sum of :func:`objective_terms`."""
-    m.minimize(sum(coef * var for var, coef in objective_terms(problem, mv, resources)))
+    """Minimise the weighted sum of :func:`objective_terms` and ``extra`` (the energy terms of the
+    objectives "cost" and "time", :mod:`twin.schedule.plant.model.energy`)."""
+    m.minimize(sum(coef * var for var, coef in [*objective_terms(problem, mv, resources), *extra]))

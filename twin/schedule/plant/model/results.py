@@ -49,3 +49,5 @@ class SolveResult:
     wall_s: float
     gap: float | None = None
     stats: dict[str, Any] = field(default_factory=dict)
+    #: Hours the schedule switches resources off inside their powered windows, ``(resource, start, end)``.
+    off: list[tuple[str, int, int]] = field(default_factory=list)

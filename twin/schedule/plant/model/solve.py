@@ -9,12 +9,12 @@ from typing import Any
 from ortools.sat.python import cp_model
 
 from twin.schedule.plant.model.constraints import (
-    add_power_cap,
     add_precedences,
     add_resources,
     add_symmetry_breaking,
 )
 from twin.schedule.plant.model.costs import all_windows
+from twin.schedule.plant.model.energy import EnergyVars, add_energy, hint_energy, switched_off
 from twin.schedule.plant.model.objective import set_objective
 from twin.schedule.plant.model.results import Scheduled, SolveResult
 from twin.schedule.plant.model.variables import Alternative, ModelVars, lot_variables
@@ -25,14 +25,19 @@ __all__ = ["build_model", "solve_plant"]
 
 def build_model(problem: PlantProblem) -> tuple[cp_model.CpModel, ModelVars]:
     """The CP-SAT model of ``problem`` and its lot variables."""
+    m, mv, _ev = _build(problem)
+    return m, mv
+
+
+def _build(problem: PlantProblem) -> tuple[cp_model.CpModel, ModelVars, EnergyVars]:
     m = cp_model.CpModel()
     mv = lot_variables(m, problem)
     add_precedences(m, problem, mv)
     add_symmetry_breaking(m, problem, mv)
     resources = add_resources(m, problem, mv)
-    add_power_cap(m, problem, mv)
-    set_objective(m, problem, mv, resources)
-    return m, mv
+    ev = add_energy(m, problem, mv, resources)  # the power cap, switch-off hours, cost/time terms
+    set_objective(m, problem, mv, resources, ev.terms)
+    return m, mv, ev
 
 
 def _chosen(problem: PlantProblem, mv: ModelVars, lot_id: str, s: Scheduled) -> Alternative | None:
@@ -121,9 +126,10 @@ def solve_plant(
     The search also stops once the solution is proven within ``gap_limit`` (relative) of optimal.
     """
     t0 = time.perf_counter()
-    m, mv = build_model(problem)
+    m, mv, ev = _build(problem)
     if hint:
         add_hint(m, problem, mv, hint)
+        hint_energy(m, ev, hint)
     solver = cp_model.CpSolver()
     _parameters(solver, time_limit_s, workers, seed, deterministic, gap_limit)
     code = solver.solve(m)
@@ -131,8 +137,10 @@ def solve_plant(
     objective: int | None = None
     bound: int | None = None
     gap: float | None = None
+    off: list[tuple[str, int, int]] = []
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         schedule = _schedule(solver, mv)
+        off = switched_off(solver, ev)
         objective = round(solver.objective_value)
         bound = round(solver.best_objective_bound)
         gap = 0.0 if code == cp_model.OPTIMAL else abs(objective - bound) / max(1, abs(objective))
@@ -144,4 +152,5 @@ def solve_plant(
         wall_s=round(time.perf_counter() - t0, 4),
         gap=gap,
         stats=_stats(solver, problem, mv),
+        off=off,
     )

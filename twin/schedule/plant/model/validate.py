@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from twin.schedule.plant.model.costs import all_windows
+from twin.schedule.plant.model.energy import power_errors
 from twin.schedule.plant.model.results import Scheduled
 from twin.schedule.plant.problem import PlantLot, PlantProblem
 
@@ -53,28 +54,23 @@ def _resource_errors(problem: PlantProblem, rid: str, items: list[Scheduled]) ->
     return errors
 
 
-def _power_errors(problem: PlantProblem, schedule: Sequence[Scheduled]) -> list[str]:
-    """The plant's processing power never exceeds its cap."""
-    if problem.power_cap_kw is None:
-        return []
-    events: list[tuple[int, float]] = []
-    for s in schedule:
-        if s.resource in problem.resources:
-            kw = round(problem.resources[s.resource].run_kw)
-            events += [(s.start, kw), (s.end, -kw)]
-    load = 0.0
-    for _t, d in sorted(events, key=lambda e: (e[0], e[1])):
-        load += d
-        if load > problem.power_cap_kw + 1e-6:
-            return [f"peak power {load:.0f} kW exceeds the cap {problem.power_cap_kw:.0f} kW"]
-    return []
+def _power_errors(
+    problem: PlantProblem, schedule: Sequence[Scheduled], powered: Sequence[tuple[str, int, int]] | None
+) -> list[str]:
+    """The plant's power never exceeds its cap (:func:`twin.schedule.plant.model.energy.power_errors`)."""
+    return power_errors(problem, schedule, powered)
 
 
-def validate(problem: PlantProblem, schedule: Sequence[Scheduled]) -> list[str]:
+def validate(
+    problem: PlantProblem,
+    schedule: Sequence[Scheduled],
+    powered: Sequence[tuple[str, int, int]] | None = None,
+) -> list[str]:
     """Every rule a schedule must keep; returns the violations (empty: valid).
 
     Eligibility and durations, windows (frozen lots excepted) and release dates, no overlap and
-    changeovers per resource, campaigns, precedences, frozen lots unchanged, peak-power cap.
+    changeovers per resource, campaigns, precedences, frozen lots unchanged, peak-power cap (counting the
+    idle power of the ``powered`` intervals, else of the windows that hold lots).
     """
     errors: list[str] = []
     lots = {lot.id: lot for lot in problem.lots}
@@ -102,4 +98,4 @@ def validate(problem: PlantProblem, schedule: Sequence[Scheduled]) -> list[str]:
                 errors.append(f"{lot.id}: starts before its predecessor {p} ends")
     for rid, items in by_res.items():
         errors += _resource_errors(problem, rid, items)
-    return errors + _power_errors(problem, schedule)
+    return errors + _power_errors(problem, schedule, powered)
