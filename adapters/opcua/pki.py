@@ -9,9 +9,10 @@ expires), the trusted server certificates, and rejected ones kept for review (OP
 ```
 
 A server whose certificate is not trusted is refused and its certificate lands in ``rejected/``;
-``twin trust list`` shows it, ``twin trust add THUMBPRINT`` trusts it (the next connect succeeds),
-``twin trust reject`` moves a trusted one back, ``twin trust remove`` deletes it. Thumbprints are the SHA-1
-of the DER certificate (what OPC UA uses), any unique prefix of 8+ hex digits selects one.
+``twin opcua trust list`` shows it, ``twin opcua trust add THUMBPRINT`` trusts it (the next connect
+succeeds), ``twin opcua trust reject`` moves a trusted one back, ``twin opcua trust remove`` deletes it.
+Thumbprints are the SHA-1 of the DER certificate (what OPC UA uses), any unique prefix of 8+ hex digits
+selects one.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ _KINDS = ("trusted", "rejected")
 
 @dataclass(frozen=True)
 class CertInfo:
-    """One certificate of the store, as ``twin trust list`` shows it."""
+    """One certificate of the store, as ``twin opcua trust list`` shows it."""
 
     kind: str
     thumbprint: str
@@ -153,7 +154,7 @@ class PkiStore:
         """Make or renew the client certificate when due; True if a new one was written.
 
         The old certificate is kept under ``own/certs/old/`` (servers that trusted it must trust the new
-        one: `twin trust list` prints its thumbprint).
+        one: `twin opcua trust list` prints its thumbprint).
         """
         if not self.needs_renewal(now, renew_before):
             return False
@@ -218,12 +219,14 @@ class PkiStore:
         t = thumb.strip().lower().replace(":", "")
         if len(t) < 8 or any(ch not in "0123456789abcdef" for ch in t):
             raise SecurityError(
-                f"{thumb!r} is not a thumbprint: give 8 or more hex digits (`twin trust list`)"
+                f"{thumb!r} is not a thumbprint: give 8 or more hex digits (`twin opcua trust list`)"
             )
         hits = [c for c in self.entries(kind) if c.thumbprint.startswith(t)]
         where = f"the {kind} list" if kind else "the trusted or rejected list"
         if not hits:
-            raise SecurityError(f"no certificate {thumb} in {where} ({self.root}): see `twin trust list`")
+            raise SecurityError(
+                f"no certificate {thumb} in {where} ({self.root}): see `twin opcua trust list`"
+            )
         if len(hits) > 1:
             raise SecurityError(
                 f"thumbprint {thumb} is ambiguous ({len(hits)} certificates): give more digits"

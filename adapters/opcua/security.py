@@ -84,7 +84,7 @@ class ClientSecurity:
     app_uri: str = CLIENT_APP_URI
     #: Directories or files of trusted server certificates; required for Sign / SignAndEncrypt.
     trusted_servers: tuple[Path, ...] = ()
-    #: Where refused server certificates are kept for review (``twin trust list``); None: not kept.
+    #: Where refused server certificates are kept for review (``twin opcua trust list``); None: not kept.
     rejected_dir: Path | None = None
     username: str | None = None
     password: str | None = field(default=None, repr=False)
@@ -185,7 +185,8 @@ def _untrusted(url: str, sec: ClientSecurity, der: bytes, cert: x509.Certificate
     (sec.rejected_dir / f"{thumb}.der").write_bytes(der)
     return (
         f"{url}: server certificate '{subject}' (thumbprint {thumb}) is not in the trust list ({where}); "
-        f"kept in {sec.rejected_dir} for review: `twin trust add {thumb[:16]}` if this server is genuine"
+        f"kept in {sec.rejected_dir} for review: "
+        f"`twin opcua trust add {thumb[:16]}` if this server is genuine"
     )
 
 

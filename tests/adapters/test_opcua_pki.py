@@ -1,6 +1,6 @@
 """The adapter's OPC UA certificate store: its client certificate made, kept and renewed before expiry (a
 running adapter reconnects with the renewed one), and trust lists with refused server certificates kept
-for review and trusted with `twin trust` (real asyncua servers, certificates made at run time)."""
+for review and trusted with `twin opcua trust` (real asyncua servers, certificates made at run time)."""
 
 from __future__ import annotations
 
@@ -94,21 +94,21 @@ async def test_refused_server_certificate_is_kept_and_trusted_with_twin_trust(
     async with serve(free_port(), plant_tags(mini_plant, "L1"), security=sec) as plc:
         with pytest.raises(UntrustedServerError) as err:
             await check_endpoint(plc.url, pki.client_security("Sign"))
-        assert "kept in" in str(err.value) and "twin trust add" in str(err.value)
-        listed = run_twin("trust", "list", "--json", env=env)
+        assert "kept in" in str(err.value) and "twin opcua trust add" in str(err.value)
+        listed = run_twin("opcua", "trust", "list", "--json", env=env)
         rows = json.loads(listed.stdout)["certificates"]
         [rejected] = [r for r in rows if r["kind"] == "rejected"]
         assert {r["kind"] for r in rows} == {"own", "rejected"} and "plc" in rejected["subject"]
-        add = run_twin("trust", "add", rejected["thumbprint"][:12], env=env)
+        add = run_twin("opcua", "trust", "add", rejected["thumbprint"][:12], env=env)
         assert add.returncode == 0 and "trusted" in add.stdout, add.stderr
         assert "urn:sdf-twin:sim" in await check_endpoint(plc.url, pki.client_security("Sign"))
         assert [c.kind for c in pki.entries()] == ["trusted"]
-        reject = run_twin("trust", "reject", rejected["thumbprint"], env=env)
+        reject = run_twin("opcua", "trust", "reject", rejected["thumbprint"], env=env)
         assert reject.returncode == 0 and [c.kind for c in pki.entries()] == ["rejected"]
         with pytest.raises(UntrustedServerError):
             await check_endpoint(plc.url, pki.client_security("Sign"))
     assert pki.remove(rejected["thumbprint"][:8]).kind == "rejected" and pki.entries() == []
-    bad = run_twin("trust", "remove", "deadbeef00", env=env)
+    bad = run_twin("opcua", "trust", "remove", "deadbeef00", env=env)
     assert bad.returncode == 2 and "no certificate deadbeef00" in bad.stderr and "Traceback" not in bad.stderr
     for wrong, problem in (("xyz", "not a thumbprint"), (str(pki.key_path), "not an X.509 certificate")):
         with pytest.raises(SecurityError, match=problem):

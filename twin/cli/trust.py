@@ -1,6 +1,6 @@
-"""``twin trust list|add|remove|reject``: the OPC UA trust lists of the adapter's certificate store.
+"""``twin opcua trust list|add|remove|reject``: the OPC UA trust lists of the adapter's certificate store.
 
-Registered as ``twin trust``; it can move under ``twin opcua trust`` once that group exists on main.
+Registered as ``twin opcua trust``; it can move under ``twin opcua trust`` once that group exists on main.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from typing import Any
 
 import typer
 
-from twin.cli import app
 from twin.cli.common import console, fail, print_json
+from twin.cli.opcua import opcua_app
 
 __all__ = ["trust_add", "trust_app", "trust_list", "trust_reject", "trust_remove"]
 
@@ -19,7 +19,7 @@ trust_app = typer.Typer(
     help="OPC UA trust lists (--pki DIR): trusted and rejected server certificates, the adapter's own.",
     no_args_is_help=True,
 )
-app.add_typer(trust_app, name="trust")
+opcua_app.add_typer(trust_app, name="trust")
 
 PKI_OPTION = typer.Option(
     Path("pki"), "--pki", envvar="TWIN_PKI_DIR", help="The adapter's certificate store."
