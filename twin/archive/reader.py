@@ -186,6 +186,17 @@ class ArchiveReader:
         if limit < 1:
             raise ValidationError("limit must be >= 1")
         a_ms, a_seq = (int(x) for x in after.split("-", 1)) if after else (-1, -1)
+        for attempt in (1, 2):  # a compaction may replace files between listing and reading: list again
+            try:
+                return self._history(equipment, tag, start, end, a_ms, a_seq, limit)
+            except duckdb.IOException as exc:
+                if attempt == 2:
+                    raise ArchiveError(f"cannot read the archive at {self.fs.url}: {exc}") from exc
+        raise AssertionError("unreachable")
+
+    def _history(
+        self, equipment: str, tag: str | None, start: float, end: float, a_ms: int, a_seq: int, limit: int
+    ) -> HistoryPage:
         con = self.connect()
         try:
             self.view(con, "ch_all", "changes", self.files("changes", start, end + 1e-6))
