@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from twin.model import Plant
 
 TWIN = str(Path(sys.executable).parent / "twin")
 TERMINAL = ("stopped", "error")
+DATA_DIR = tempfile.mkdtemp(prefix="sdf-test-demo-archive-")
 
 
 class Proc:
@@ -37,6 +39,7 @@ class Proc:
 
     def __init__(self, args: list[str], env: dict[str, str] | None = None, *, session: bool = False) -> None:
         full_env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+        full_env["TWIN_DATA_DIR"] = DATA_DIR  # the demo's archive: a temp dir, not ./data of the checkout
         full_env.update(env or {})
         self.p = subprocess.Popen(
             [TWIN, *args],
@@ -245,6 +248,9 @@ def test_demo_ctrl_c_stops_everything(demo_run: DemoRun) -> None:
     clean_exit(demo_run.proc)
     assert "stopping ..." in demo_run.proc.lines
     assert redis_gone(demo_run.redis_url)  # the embedded redis is gone with it
+    # the archive it ran holds the demo's changes (flushed on the way out)
+    assert list(Path(DATA_DIR, "changes", f"plant={demo_run.plant.id}").rglob("part-*-e.parquet"))
+    assert f"archive {DATA_DIR}" in demo_run.ready
     # every server it started is down: the API port and the OPC UA ports can be bound again
     assert port_free("127.0.0.1", demo_run.api_port)
     for url in demo_run.endpoints:

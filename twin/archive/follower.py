@@ -218,8 +218,9 @@ class Follower:
             if id_key(after) < id_key(first):
                 self.cp.gaps += 1
                 log.warning(
-                    "archive: the stream was trimmed past the archived position (%s < first %s): "
-                    "those entries are lost to the archive; raise the stream cap or keep the follower up",
+                    "archive: the stream starts after the archived position (%s < first %s): entries were "
+                    "trimmed before they were archived (raise the stream cap, keep the follower up), or this "
+                    "is a new stream (a Redis without its data); archiving goes on from its start",
                     self.cp.changes,
                     first,
                 )

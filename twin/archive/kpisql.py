@@ -27,6 +27,7 @@ import pyarrow as pa
 from twin.archive.kpimodels import DowntimeRow, EnergyRow, OeeRow, ReliabilityRow, ThroughputRow
 from twin.archive.periods import Period
 from twin.archive.reader import ArchiveReader
+from twin.errors import ArchiveError
 from twin.kpi import finishing_stations, ideal_cycles
 from twin.model import PROCESSING_TYPES, LineKind, Plant, StationState
 
@@ -165,9 +166,15 @@ class KpiSession:
         self.con: duckdb.DuckDBPyConnection = reader.connect()
         # energy_kwh is most of the rows (a sample every few seconds): read only when asked for
         tags = KPI_TAGS if energy else tuple(t for t in KPI_TAGS if t != "energy_kwh")
-        reader.changes(self.con, start - lookback_s, end, tags)
         self._static_tables()
-        self.con.execute(_PREPARE.format(hi=repr(float(end))))
+        for attempt in (1, 2):  # a compaction may replace files between listing and reading: list again
+            reader.changes(self.con, start - lookback_s, end, tags)
+            try:
+                self.con.execute(_PREPARE.format(hi=repr(float(end))))
+                break
+            except duckdb.IOException as exc:
+                if attempt == 2:
+                    raise ArchiveError(f"cannot read the archive at {reader.fs.url}: {exc}") from exc
 
     def close(self) -> None:
         """Release the DuckDB connection."""

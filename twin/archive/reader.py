@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import posixpath
+import threading
 from typing import Any, NamedTuple
 
 import duckdb
@@ -76,6 +77,8 @@ class ArchiveReader:
         self.threads = threads
         self._checked: dict[str, tuple[int, bool]] = {}
         self._plant: Plant | None = None
+        self._db: duckdb.DuckDBPyConnection | None = None
+        self._lock = threading.Lock()
 
     def plant(self) -> Plant:
         """The plant definition the follower stored beside the data."""
@@ -132,13 +135,18 @@ class ArchiveReader:
         return sorted(p for p, (_size, ok) in self._checked.items() if not ok)
 
     def connect(self) -> duckdb.DuckDBPyConnection:
-        """A fresh in-memory DuckDB connection that can read the archive's files."""
-        con = duckdb.connect()
-        if self.threads:
-            con.execute(f"SET threads = {int(self.threads)}")
-        if not self.fs.local:
-            con.register_filesystem(self.fs.fs)
-        return con
+        """A cursor (its own temporary tables and views) on this reader's in-memory DuckDB database, which
+        keeps the Parquet footers it has read (``parquet_metadata_cache``) from one query to the next."""
+        with self._lock:
+            if self._db is None:
+                db = duckdb.connect()
+                db.execute("SET parquet_metadata_cache = true")
+                if self.threads:
+                    db.execute(f"SET threads = {int(self.threads)}")
+                if not self.fs.local:
+                    db.register_filesystem(self.fs.fs)
+                self._db = db
+            return self._db.cursor()
 
     def view(self, con: duckdb.DuckDBPyConnection, name: str, table: str, files: list[str]) -> None:
         """``name`` as a view over ``files`` (an empty table of the right columns when there are none)."""
@@ -178,6 +186,17 @@ class ArchiveReader:
         if limit < 1:
             raise ValidationError("limit must be >= 1")
         a_ms, a_seq = (int(x) for x in after.split("-", 1)) if after else (-1, -1)
+        for attempt in (1, 2):  # a compaction may replace files between listing and reading: list again
+            try:
+                return self._history(equipment, tag, start, end, a_ms, a_seq, limit)
+            except duckdb.IOException as exc:
+                if attempt == 2:
+                    raise ArchiveError(f"cannot read the archive at {self.fs.url}: {exc}") from exc
+        raise AssertionError("unreachable")
+
+    def _history(
+        self, equipment: str, tag: str | None, start: float, end: float, a_ms: int, a_seq: int, limit: int
+    ) -> HistoryPage:
         con = self.connect()
         try:
             self.view(con, "ch_all", "changes", self.files("changes", start, end + 1e-6))

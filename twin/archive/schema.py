@@ -18,19 +18,17 @@ kind      value                  stored in
 Rows are made by :class:`twin.archive.decode.PayloadDecoder` (in DuckDB). ``ts_us`` is the PLC source
 time in microseconds (UTC epoch); ``entry_ms``/``entry_seq`` the stream id of
 the entry and ``pos`` the change's place in it: ``(entry_ms, entry_seq, pos)`` is unique, which is what
-"every change exactly once" is checked on. Files are sorted by tag, equipment and time with small row
-groups, so a query on a few tags (``state``, ``part_count``) skips the rest by row-group statistics.
+"every change exactly once" is checked on. Rows stay in stream order; event tags and periodic samples go
+to separate files (:func:`split_groups`), so KPI queries read only the events.
 """
 
 from __future__ import annotations
 
 import io
-import itertools
 import json
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -120,18 +118,17 @@ def _split_id(stream_id: str) -> tuple[int, int]:
 
 
 def hour_slices(table: pa.Table) -> list[tuple[float, pa.Table]]:
-    """The table split by source hour (each slice sorted for its file), as ``(hour start epoch s, rows)``."""
+    """The table split by source hour, as ``(hour start epoch s, rows)``; rows keep their (stream) order.
+
+    No sort: files are compressed well enough as they come (a tag's values repeat along the stream) and
+    sorting cost more CPU per change than everything else but the parse."""
     if table.num_rows == 0:
         return []
     hours = pc.divide(table["ts_us"], _HOUR_US)  # integer division: the hour bucket
-    # a stable sort: within a tag and equipment the rows stay in stream order
-    t = table.append_column("_hour", hours).sort_by(
-        [("_hour", "ascending"), ("tag", "ascending"), ("equipment", "ascending")]
-    )
-    h = t["_hour"].to_numpy()
-    cuts = [0, *(np.flatnonzero(np.diff(h)) + 1).tolist(), len(h)]
-    t = t.drop_columns(["_hour"])
-    return [(float(h[a]) * 3600.0, t.slice(a, b - a)) for a, b in itertools.pairwise(cuts)]
+    uniq = sorted(pc.unique(hours).to_pylist())
+    if len(uniq) == 1:
+        return [(float(uniq[0]) * 3600.0, table)]
+    return [(float(h) * 3600.0, table.filter(pc.equal(hours, h))) for h in uniq]
 
 
 #: Tags whose changes are events (state, counters): kept in their own files (``-e``), apart from the
