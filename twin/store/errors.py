@@ -13,7 +13,17 @@ import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from redis.exceptions import AuthenticationError, NoPermissionError, RedisClusterException, RedisError
+from redis.exceptions import (
+    AuthenticationError,
+    BusyLoadingError,
+    ClusterDownError,
+    MasterDownError,
+    NoPermissionError,
+    ReadOnlyError,
+    RedisClusterException,
+    RedisError,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -28,6 +38,18 @@ TLS_OPTIONS_HINT = (
 )
 #: What to run to see the permissions each role needs.
 ACL_HINT = "`twin redis acl --role ROLE` prints the ACL rules of each role"
+
+
+#: Replies of a server that will answer again once a failover or a load has finished.
+_TRANSIENT = (ClusterDownError, TryAgainError, MasterDownError, BusyLoadingError, ReadOnlyError)
+_TRANSIENT_REPLIES = ("CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN", "LOADING", "READONLY", "The cluster is down")
+
+
+def _transient(exc: BaseException) -> bool:
+    """A reply that passes (also as a pipeline's "Command # N (...) of pipeline caused error: <reply>")."""
+    text = str(exc)
+    reply = text.split("caused error: ", 1)[1] if "caused error: " in text else text
+    return isinstance(exc, _TRANSIENT) or reply.startswith(_TRANSIENT_REPLIES)
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:
@@ -107,6 +129,10 @@ def translate(exc: RedisError | RedisClusterException, what: str) -> StoreError:
             f"Redis refused the login while {what} ({exc}): check the user and password in the URL "
             "(redis://USER:PASSWORD@HOST:PORT/DB)"
         )
+    if _transient(exc):
+        # A failover in progress (cluster down, a master gone, a promoted replica still read-only) or a
+        # server loading its data: it passes, so callers buffer and retry as for a lost connection.
+        return StoreUnavailableError(f"Redis unavailable while {what}: {exc}")
     if isinstance(exc, RedisConnectionError | RedisTimeoutError):
         tls = _tls_problem(exc)
         if tls is not None:
