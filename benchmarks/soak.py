@@ -40,7 +40,7 @@ from twin.api.auth import Role, new_token
 from twin.config import load_plant
 from twin.embedded import EmbeddedRedis, free_port
 from twin.model import Plant
-from twin.store import TwinStore
+from twin.store import DEFAULT_STREAM_MAXLEN, TwinStore
 
 __all__ = ["run_soak"]
 
@@ -57,6 +57,8 @@ class _Proc:
     rss: list[tuple[float, float]] = field(default_factory=list)
     latency: list[tuple[float, float]] = field(default_factory=list)
     log: Path | None = None
+    #: when the process's memory may be expected flat: Redis's once the change stream reached its cap
+    steady_at: float | None = None
 
 
 @dataclass
@@ -177,7 +179,10 @@ async def _sampler(
                     p.rss.append((t, float(psutil.Process(p.pid).memory_info().rss)))
             s = time.perf_counter()
             r.ping()
-            procs["redis-server"].latency.append((t, time.perf_counter() - s))
+            red = procs["redis-server"]
+            red.latency.append((t, time.perf_counter() - s))
+            if red.steady_at is None and store.change_stream_info()["length"] >= store.stream_maxlen * 0.99:
+                red.steady_at = t
             s = time.perf_counter()
             try:
                 resp = await c.get("/api/v1/stations", params={"limit": 1000})
@@ -228,8 +233,16 @@ def _log_errors(procs: dict[str, _Proc]) -> list[str]:
     return out
 
 
-def _services(plant_file: Path, url: str, work: Path, api_port: int, base: int, token_line: str,
-              plant: Plant) -> tuple[dict[str, _Proc], list[subprocess.Popen[bytes]]]:  # fmt: skip
+def _services(
+    plant_file: Path,
+    url: str,
+    work: Path,
+    api_port: int,
+    base: int,
+    token_line: str,
+    plant: Plant,
+    maxlen: int,
+) -> tuple[dict[str, _Proc], list[subprocess.Popen[bytes]]]:
     env = {**os.environ, "REDIS_URL": url, "TWIN_API_TOKENS": token_line}
     subprocess.run([TWIN, "load", "--config", str(plant_file), "--time-scale", "60"], env=env, check=True,
                    capture_output=True, timeout=120)  # fmt: skip
@@ -240,7 +253,7 @@ def _services(plant_file: Path, url: str, work: Path, api_port: int, base: int, 
     ]
     specs = {
         "sim": [TWIN, "sim", "--config", str(plant_file), "--speed", "60", "--base-port", str(base)],
-        "adapter": [TWIN, "adapt", "--config", str(plant_file), *endpoints],
+        "adapter": [TWIN, "adapt", "--config", str(plant_file), "--stream-maxlen", str(maxlen), *endpoints],
         "api": [TWIN, "serve", "--port", str(api_port), "--no-viewer", "--no-writeback"],
     }
     procs: dict[str, _Proc] = {}
@@ -253,8 +266,11 @@ def _services(plant_file: Path, url: str, work: Path, api_port: int, base: int, 
     return procs, popens
 
 
-def run_soak(minutes: float, *, sample_s: float | None = None, ws_clients: int = 5) -> dict[str, Any]:
-    """Run the soak (see the module docstring) and return its figures."""
+def run_soak(
+    minutes: float, *, sample_s: float | None = None, ws_clients: int = 5, stream_maxlen: int | None = None
+) -> dict[str, Any]:
+    """Run the soak (see the module docstring) and return its figures; ``stream_maxlen``: the adapter's
+    change-stream cap (a smaller one fills within the run, so Redis's plateau is measured too)."""
     duration = minutes * 60
     sample = sample_s or max(1.0, min(10.0, duration / 60))
     plant = load_plant(DEMO_PLANT)
@@ -262,10 +278,11 @@ def run_soak(minutes: float, *, sample_s: float | None = None, ws_clients: int =
     token, line = new_token(Role.VIEWER, "soak")
     api_port, base = free_port(), free_port(count=len(plant.lines))
     with EmbeddedRedis(workdir=work / "redis") as server:
-        procs, popens = _services(DEMO_PLANT, server.url, work, api_port, base, line, plant)
+        maxlen = stream_maxlen or DEFAULT_STREAM_MAXLEN
+        procs, popens = _services(DEMO_PLANT, server.url, work, api_port, base, line, plant, maxlen)
         assert server.proc is not None
         procs["redis-server"] = _Proc("redis-server", server.proc.pid)
-        store = TwinStore.from_url(server.url, plant.id)
+        store = TwinStore.from_url(server.url, plant.id, stream_maxlen=maxlen)
         api = f"http://127.0.0.1:{api_port}"
         try:
             return _soak(procs, popens, store, api, token, f"opc.tcp://127.0.0.1:{base}", duration, sample,
@@ -282,18 +299,25 @@ def run_soak(minutes: float, *, sample_s: float | None = None, ws_clients: int =
 
 
 def _row(p: _Proc, warmup: float) -> dict[str, Any]:
-    """One process's figures; ``*_early`` is the same-run baseline (the first third after warm-up)."""
+    """One process's figures; ``*_early`` is the same-run baseline (the first third after warm-up). Redis's
+    RSS slope counts from when the change stream is full (it grows until then by design, up to its cap)."""
+    rss_from = max(warmup, p.steady_at) if p.name == "redis-server" and p.steady_at is not None else warmup
     lat = [(t, x) for t, x in p.latency if t >= warmup]
     rss = [v for t, v in p.rss if t >= warmup]
     early = [x for t, x in lat if lat and t <= lat[0][0] + (lat[-1][0] - lat[0][0]) / 3]
     return {
         "name": p.name,
-        "rss_slope_pct_per_h": _slope_pct_per_h(p.rss, warmup),
+        "rss_slope_pct_per_h": _slope_pct_per_h(p.rss, rss_from),
         "p99_latency_ms": _p99_ms([x for _t, x in lat]),
         "p99_latency_ms_early": _p99_ms(early),
         "rss_mb_first": round(rss[0] / 1e6, 1) if rss else None,
         "rss_mb_last": round(rss[-1] / 1e6, 1) if rss else None,
         "samples": len(p.rss),
+        **(
+            {"stream_full_at_s": round(p.steady_at, 1) if p.steady_at else None}
+            if p.name == "redis-server"
+            else {}
+        ),
     }
 
 

@@ -33,8 +33,19 @@ DOMAIN = (
     "twin.schedule.plant",
     "twin.archive",
 )
-FORBIDDEN_IN_DOMAIN = ("redis", "twin.store", "twin.api", "twin.cli", "asyncua", "opcua", "pyvista", "vtk",
-                       "adapters", "viz", "benchmarks")
+FORBIDDEN_IN_DOMAIN = (
+    "redis",
+    "twin.store",
+    "twin.api",
+    "twin.cli",
+    "asyncua",
+    "opcua",
+    "pyvista",
+    "vtk",
+    "adapters",
+    "viz",
+    "benchmarks",
+)
 
 
 def _modules(*packages: str) -> list[Path]:
@@ -43,9 +54,7 @@ def _modules(*packages: str) -> list[Path]:
 
 def test_domain_imports_no_store_io_or_ui() -> None:
     code = (
-        "import json, sys\n"
-        f"for m in {list(DOMAIN)!r}: __import__(m)\n"
-        "print(json.dumps(sorted(sys.modules)))"
+        f"import json, sys\nfor m in {list(DOMAIN)!r}: __import__(m)\nprint(json.dumps(sorted(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     loaded = json.loads(out.stdout)
@@ -61,8 +70,11 @@ def test_inner_packages_do_not_import_outer_ones(package: str) -> None:
         if package == "twin" and path.parts[len(ROOT.parts) + 1] == "cli":
             continue  # the CLI is the composition root
         for node in ast.walk(ast.parse(path.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else ([node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            )
             hits += [f"{path.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] in outer]
     assert hits == []
 

@@ -34,8 +34,17 @@ from twin.changes import Change
 from twin.model import PROCESSING_TYPES, LineKind, Plant, StationState
 
 __all__ = [
-    "KPI_TAGS", "Kpi", "KpiReport", "collect_series", "compute_kpis", "counter_increase",
-    "ideal_cycles", "last_values", "state_durations", "state_name", "station_kpi"
+    "KPI_TAGS",
+    "Kpi",
+    "KpiReport",
+    "collect_series",
+    "compute_kpis",
+    "counter_increase",
+    "ideal_cycles",
+    "last_values",
+    "state_durations",
+    "state_name",
+    "station_kpi",
 ]
 
 _STATES = list(StationState)

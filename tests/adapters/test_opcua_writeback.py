@@ -138,7 +138,7 @@ async def test_async_plan_writer_does_not_block_the_callers_loop(store: TwinStor
             nonlocal ticks
             while not done.is_set():
                 ticks += 1
-                await asyncio.sleep(0.005)
+                await asyncio.sleep(0)  # a tick whenever the loop is free: none while it is blocked
 
         tick_task = asyncio.create_task(ticker())
         await asyncio.sleep(0)

@@ -48,6 +48,7 @@ def test_serve_runs_the_api_with_the_real_replanner(api_env: ApiEnv, tmp_path: P
     )
     url = f"http://127.0.0.1:{port}"
     try:
+
         def ready() -> bool:
             assert proc.poll() is None, proc.communicate()
             try:

@@ -42,8 +42,11 @@ def test_modes_follow_routing_and_eligibility(mini_plant: Plant) -> None:
     pb = build_problem(mini_plant, {"A": 20, "B": 10}, origin=MONDAY_6, lot_size=10)
     assert set(pb.modes["A"]) == {"L1"}  # A's routing is restricted to L1
     assert set(pb.modes["B"]) == {"L2", "C-1", "C-2"}
-    # Flow line: fill (sum of cycles) then one car per bottleneck cycle: 60+90+45 + 9*90.
-    assert pb.modes["A"]["L1"].duration(10) == 60 + 90 + 45 + 9 * 90
+    # Flow line: the lot holds the line while its cars enter, one per bottleneck cycle (10 * 90); the last
+    # car leaves after the rest of the flow time (60 + 45), so the first car is out after 60 + 90 + 45.
+    mode = pb.modes["A"]["L1"]
+    assert mode.duration(10) == 10 * 90 and mode.drain_s == 60 + 45
+    assert mode.completion(1) == 60 + 90 + 45 and mode.completion(10) == 60 + 90 + 45 + 9 * 90
     # Cell: a car goes through its whole routing in the cell, carried in and out by the block's only AGV,
     # which takes the car out before it brings the next one in (30 s a trip, the simulation's default).
     assert pb.modes["B"]["C-1"].duration(10) == 10 * (70 + 90 + 50 + 2 * 30)
@@ -150,7 +153,7 @@ def test_scheduled_lot_takes_what_the_simulation_takes(
     plant = load_plant(DEMO_PLANT) if plant_file == "demo" else mini_plant
     q = 115
     pb = build_problem(plant, {model: q}, origin=MONDAY_6, lot_size=q)
-    scheduled = pb.modes[model][resource].duration(q)
+    scheduled = pb.modes[model][resource].completion(q)
     sim = FlowSim(plant, options=SimOptions(cycle_cv=0.0, faults=False))
     assert sim.options.agv_transfer_s == DEFAULT_AGV_TRANSFER_S
     lot = PlanAssignment(resource=resource, model=model, quantity=q, start_s=0.0, end_s=float(scheduled))
@@ -169,7 +172,7 @@ def test_slow_agvs_bound_the_cell_block(trip_s: float) -> None:
     q = 60
     for model in ("EV-SUV", "HATCH"):
         pb = build_problem(plant, {model: q}, origin=MONDAY_6, lot_size=q, agv_transfer_s=trip_s)
-        scheduled = pb.modes[model]["C"].duration(q)
+        scheduled = pb.modes[model]["C"].completion(q)
         sim = FlowSim(plant, options=SimOptions(cycle_cv=0.0, faults=False, agv_transfer_s=trip_s))
         lot = PlanAssignment(resource="C", model=model, quantity=q, start_s=0.0, end_s=float(scheduled))
         sim.follow(Plan(demand={model: q}, assignments=[lot]))

@@ -17,7 +17,7 @@ import typer
 from twin.cli import app, bench_app
 from twin.cli.common import DEFAULT_CONFIG, console, fail, print_json, redis_url_or_embedded, settings
 from twin.config import load_plant
-from twin.store import TwinStore
+from twin.store import DEFAULT_STREAM_MAXLEN, TwinStore
 
 __all__ = ["adapt", "bench_ingest", "keep_renewed_for"]
 
@@ -51,6 +51,13 @@ def adapt(
     password: str = typer.Option(None, "--password", envvar="TWIN_OPCUA_PASSWORD", help="OPC UA password."),
     outage_buffer: int = typer.Option(
         100_000, "--outage-buffer", min=1, help="Changes kept (in order) while Redis is unreachable."
+    ),
+    stream_maxlen: int = typer.Option(
+        DEFAULT_STREAM_MAXLEN,
+        "--stream-maxlen",
+        min=1000,
+        envvar="TWIN_STREAM_MAXLEN",
+        help="Entries the change stream keeps (older ones are trimmed; the archive keeps them).",
     ),
     check: bool = typer.Option(
         False, "--check", help="Resolve the mapping, print each tag's node/type/unit/value; write nothing."
@@ -89,7 +96,9 @@ def adapt(
     from adapters.opcua.buffer import OutageBuffer
     from twin.store import AsyncTwinStore
 
-    raw_store = AsyncTwinStore.from_url(url, plant.id, {e.id: e.line for e in plant.equipment()})
+    raw_store = AsyncTwinStore.from_url(
+        url, plant.id, {e.id: e.line for e in plant.equipment()}, stream_maxlen=stream_maxlen
+    )
     buffer = OutageBuffer(raw_store, max_changes=outage_buffer)
     aset = AdapterSet(
         plant, url, shard=Shard.parse(shard), endpoints=_parse_endpoints(endpoint), options=opts, store=buffer

@@ -39,12 +39,18 @@ def bench_soak(
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
     ws_clients: int = typer.Option(5, "--ws-clients", min=1, help="WebSocket clients on the change feed."),
     sample_s: float = typer.Option(None, "--sample-s", help="Seconds between samples (default: ~60 a run)."),
+    stream_maxlen: int = typer.Option(
+        None,
+        "--stream-maxlen",
+        min=1000,
+        help="The change stream's cap (smaller: Redis's plateau is in the run).",
+    ),
 ) -> None:
     """The demo at 60x as separate processes (redis-server, sim, adapter, API) with WebSocket and API
     clients for N minutes: RSS slope and p99 latency per process, changes lost, errors."""
     from benchmarks.soak import run_soak
 
-    res = run_soak(minutes, sample_s=sample_s, ws_clients=ws_clients)
+    res = run_soak(minutes, sample_s=sample_s, ws_clients=ws_clients, stream_maxlen=stream_maxlen)
     if json_out:
         print_json(res)
         return

@@ -67,7 +67,9 @@ class Settings(BaseModel):
         tls = (self.redis_tls_ca, self.redis_tls_cert, self.redis_tls_key)
         if self.redis_url is None:
             if any(tls):
-                raise ValueError("TLS files were given without a Redis URL: pass --redis-url rediss://HOST:PORT")
+                raise ValueError(
+                    "TLS files were given without a Redis URL: pass --redis-url rediss://HOST:PORT"
+                )
             return self
         try:
             self.redis_url = with_tls(self.redis_url, *tls)

@@ -190,7 +190,12 @@ def _demo_api(
 
         archive = ArchiveReader(ArchiveFs(data_dir), plant.id)
     app = create_app(
-        store, cfg, replan=wiring.replan, propose=wiring.propose, dispatch=wiring.dispatch, diff=wiring.diff,
+        store,
+        cfg,
+        replan=wiring.replan,
+        propose=wiring.propose,
+        dispatch=wiring.dispatch,
+        diff=wiring.diff,
         archive=archive,
     )
     return app, token

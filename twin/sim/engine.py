@@ -277,12 +277,14 @@ class FlowSim:
             return nominal
         return max(0.5 * nominal, self.rng.gauss(nominal, cv * nominal))
 
-    def process_stage(self, u: Unit, part: Part, nominal: float) -> SimGen:
-        """Changeover if needed, then ``nominal`` seconds (varied) of work on the car."""
+    def process_stage(self, u: Unit, part: Part, nominal: float, waited_s: float = 0.0) -> SimGen:
+        """Changeover if needed, then ``nominal`` seconds (varied) of work on the car. A flow station sets
+        up for the next model while it waits for that model's first car (``waited_s`` since its last car
+        left), as a line following a known sequence does: only the rest of the changeover is paid here."""
         if nominal <= 0:
             return  # the car passes through
         if u.model and u.model != part.model:
-            co = self.plant.station_changeover_s(u.eq, u.model, part.model)
+            co = max(0.0, self.plant.station_changeover_s(u.eq, u.model, part.model) - waited_s)
             u.set_model(part.model)
             if co > 0:
                 yield from u.work(co, StationState.CHANGEOVER)

@@ -93,6 +93,7 @@ class FlowLine(Group):
         inbox = self.fifos[i - 1] if i > 0 else None
         out = None if last else self.fifos[i]
         cycles: dict[str, float] = {}  # model -> nominal cycle here (filled on first use)
+        freed = env.now  # when this station last handed a car on (it may set up for the next model since)
         while True:
             if inbox is None:
                 part = yield from self.wait_for_lot([self.id], u)
@@ -129,10 +130,11 @@ class FlowLine(Group):
                     yield from u.work(rest, _RUNNING)
                 u.finish_part(ct)
             elif nominal > 0:
-                yield from sim.process_stage(u, part, nominal)
+                yield from sim.process_stage(u, part, nominal, env.now - freed)
             if out is None:
                 u.set_phase(StationState.STARVED)
                 self.complete(part)
+                freed = env.now
             else:
                 if out.full():
                     u.set_phase(StationState.BLOCKED)
@@ -143,6 +145,7 @@ class FlowLine(Group):
                     ev, out.getter = out.getter, None
                     ev.succeed()
                 self.level_changed(i)
+                freed = env.now
                 # Starved only if the next car is not there: set when waiting (above), so a busy station
                 # does not flicker Running -> Starved -> Running within one instant.
                 if inbox is not None and not inbox.items:

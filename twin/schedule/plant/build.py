@@ -14,6 +14,7 @@ from typing import Any
 from twin.errors import ValidationError
 from twin.model import Plant
 from twin.schedule.plant.availability import live_models, subtract, unavailable_from_status
+from twin.schedule.plant.capacity import capacity_bound
 from twin.schedule.plant.lots import LotNumbering, auto_lot_size, frozen_lots, max_lot_sizes, new_lots
 from twin.schedule.plant.problem import (
     Mode,
@@ -138,6 +139,41 @@ def build_problem(
     resources = _resources(plant, origin, now, horizon, status, initial_models, idle_in_plan)
     modes = _modes(plant, agv_transfer_s, allowed)
     changeover = _changeovers(plant, known)
+    lots, notes = _lots(
+        plant, demand, frozen, resources, modes, changeover, now, horizon, lot_size, quantities, due
+    )
+    _check_ids_unique(lots)
+    problem = PlantProblem(
+        origin=origin,
+        now=now,
+        horizon=horizon,
+        resources=resources,
+        modes=modes,
+        changeover=changeover,
+        lots=lots,
+        demand=dict(demand),
+        power_cap_kw=power_cap_kw,
+        weights=weights or Weights(),
+        notes=notes,
+    )
+    problem.max_cars = capacity_bound(problem).total
+    return problem
+
+
+def _lots(
+    plant: Plant,
+    demand: Mapping[str, int],
+    frozen: Sequence[tuple[str, str, int, str, int]],
+    resources: Mapping[str, Resource],
+    modes: Mapping[str, Mapping[str, Mode]],
+    changeover: Mapping[tuple[str, str], int],
+    now: int,
+    horizon: int,
+    lot_size: int | None,
+    quantities: Mapping[str, Sequence[tuple[str, int]]] | None,
+    due: Mapping[str, int] | None,
+) -> tuple[list[PlantLot], list[str]]:
+    """The frozen lots plus new lots for the rest of the demand, and notes on capped lot sizes."""
     numbering = LotNumbering()
     lots = frozen_lots(frozen, resources, modes, now, numbering)
     frozen_qty: dict[str, int] = {}
@@ -159,21 +195,7 @@ def build_problem(
         quantities=quantities,
         due=due,
     )
-    lots += fresh
-    _check_ids_unique(lots)
-    return PlantProblem(
-        origin=origin,
-        now=now,
-        horizon=horizon,
-        resources=resources,
-        modes=modes,
-        changeover=changeover,
-        lots=lots,
-        demand=dict(demand),
-        power_cap_kw=power_cap_kw,
-        weights=weights or Weights(),
-        notes=notes,
-    )
+    return [*lots, *fresh], notes
 
 
 def _check_ids_unique(lots: Sequence[PlantLot]) -> None:

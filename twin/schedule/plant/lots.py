@@ -67,7 +67,8 @@ def max_lot_sizes(
         for rid, mode in sorted(per_res.items()):
             if not resources[rid].windows or mode.per_car_s <= 0:
                 continue
-            fit = math.floor((window_s - co - mode.setup_s) / mode.per_car_s + 1e-9)
+            setup = 0.0 if mode.pipelined else mode.setup_s  # a flow lot's fill is not its own
+            fit = math.floor((window_s - co - setup) / mode.per_car_s + 1e-9)
             while fit > 0 and mode.duration(fit) > window_s - co:  # rounding up of the duration
                 fit -= 1
             if fit > 0:

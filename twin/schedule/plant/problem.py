@@ -4,19 +4,22 @@ Abstraction (why it is coarse): the re-planner decides *which model is built whe
 order* over the planning horizon; the station-level flow inside a line is the simulator's business
 (:mod:`twin.sim`). So the scheduling resources are
 
-- a **flow line** (dedicated or mixed): a lot of ``q`` cars takes the line's *fill time* (the first car
-  passes every station) plus ``q - 1`` times the line's bottleneck cycle for that model
-  (``duration = sum(cycles) + (q - 1) * max(cycles)``, parallel stations for one operation divide its
-  cycle); a model is eligible on a line when every step of its routing has eligible equipment there;
+- a **flow line** (dedicated or mixed) *pipelines*: a lot of ``q`` cars holds the line while its cars
+  enter, one per bottleneck cycle of that model (``q * max(cycles)``, parallel stations for one operation
+  divide its cycle), the next lot follows right behind, and the last car leaves the line's *fill time*
+  (``sum(cycles) - max(cycles)``) after it entered, so the fill is paid once per run, not per lot. Cars
+  must leave within the working time of the horizon (a line pauses with its cars inside when a shift
+  ends and resumes in the next); a model is eligible on a line when every step of its routing has eligible
+  equipment there;
 - a **cell** (of a cell block): it builds a car through its whole routing, ``duration = q * sum(cycles)``;
 - in a cell block with AGVs a cell is also held while its car is carried in, and each car takes a trip
   in, one between cells and one out (:func:`twin.schedule.plant.resources.plant_modes`).
 
-A lot is built wholly on one resource, inside one available window (a shift minus faults), so lots are
-capped to what fits in a shift (:func:`twin.schedule.plant.lots.max_lot_sizes`). A resource
-switching from model ``a`` to ``b`` waits ``plant.changeover_s(a, b)``; the model a resource is set up for
-at ``now`` comes from the current plan or the live ``model`` tag. Energy: a resource powered in a shift
-window draws its stations' idle power for the whole window; a lot adds
+A lot is built wholly on one resource and its cars enter inside one available window (a shift minus
+faults), so lots are capped to what fits in a shift (:func:`twin.schedule.plant.lots.max_lot_sizes`).
+A resource switching from model ``a`` to ``b`` waits ``plant.changeover_s(a, b)``; the model a resource
+is set up for at ``now`` comes from the current plan or the live ``model`` tag. Energy: a resource powered
+in a shift window draws its stations' idle power for the whole window; a lot adds
 ``sum over stations (rated - idle) * busy time`` on top. Peak power counts rated kW of resources that are
 processing at the same time. Lots of one model with the same size are interchangeable; the model breaks
 that symmetry by their index.
@@ -81,16 +84,33 @@ class Resource:
 
 @dataclass(frozen=True)
 class Mode:
-    """How one model is built on one resource: ``duration(q) = setup_s + q * per_car_s``."""
+    """How one model is built on one resource.
+
+    A cell holds the resource for ``setup_s + q * per_car_s``. A flow resource (a line, a block of
+    specialised cells) *pipelines*: a lot holds it only while its cars enter (``q * per_car_s``, one per
+    bottleneck cycle), the next lot's cars follow right behind, and the last car leaves ``drain_s`` (the
+    fill time, ``setup_s``) after it entered: the fill is paid once per run of the line, not per lot.
+    """
 
     resource: str
     setup_s: float
     per_car_s: float
     extra_kwh_per_car: float  # energy above the idle draw, per car
+    pipelined: bool = False
 
     def duration(self, quantity: int) -> int:
-        """Seconds to build a lot of ``quantity`` cars (integer, rounded up)."""
-        return math.ceil(self.setup_s + quantity * self.per_car_s - 1e-9)
+        """Seconds the lot holds the resource (integer, rounded up): its cars' entries on a flow line."""
+        setup = 0.0 if self.pipelined else self.setup_s
+        return math.ceil(setup + quantity * self.per_car_s - 1e-9)
+
+    @property
+    def drain_s(self) -> int:
+        """Seconds from the last car's entry to its exit (0 on a cell: the lot ends with its car)."""
+        return math.ceil(self.setup_s - 1e-9) if self.pipelined else 0
+
+    def completion(self, quantity: int) -> int:
+        """Seconds from the lot's start until its last car is finished."""
+        return self.duration(quantity) + self.drain_s
 
     def extra_kwh(self, quantity: int) -> float:
         """Energy above idle to build ``quantity`` cars."""
@@ -163,6 +183,8 @@ class PlantProblem:
     objective: str = "energy"
     #: The plant's tariff on this plan's clock (times from ``origin``), for the objective "cost".
     tariff: TariffClock | None = None
+    #: The most cars any plan can build (:mod:`twin.schedule.plant.capacity`); None: not computed.
+    max_cars: int | None = None
 
     def lot(self, lot_id: str) -> PlantLot:
         """A lot by id."""

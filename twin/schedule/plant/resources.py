@@ -132,7 +132,8 @@ def plant_modes(plant: Plant, agv_transfer_s: float = 0.0) -> dict[str, dict[str
                 continue
             steps, extra_j_per_car = routed
             setup, per_car = _timing(plant, kind, steps, trip, agvs)
-            modes.setdefault(m.id, {})[rid] = Mode(rid, setup, per_car, extra_j_per_car / 3600.0)
+            flow = kind in ("line", "block")
+            modes.setdefault(m.id, {})[rid] = Mode(rid, setup, per_car, extra_j_per_car / 3600.0, flow)
     return modes
 
 

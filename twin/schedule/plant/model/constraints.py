@@ -21,6 +21,7 @@ from twin.schedule.plant.problem import PlantLot, PlantProblem
 
 __all__ = [
     "ResourceVars",
+    "add_capacity_cut",
     "add_precedences",
     "add_resources",
     "add_symmetry_breaking",
@@ -134,3 +135,15 @@ def add_resources(m: cp_model.CpModel, problem: PlantProblem, mv: ModelVars) -> 
         _campaigns(m, problem, rid, items, rv)
         _powered(m, problem, rid, items, rv)
     return out
+
+
+def add_capacity_cut(m: cp_model.CpModel, problem: PlantProblem, mv: ModelVars) -> None:
+    """Unmet cars are at least the demand no plan can build (the LP bound, ``problem.max_cars``): a valid
+    cut that lets the solver prove a plan optimal on the unmet level."""
+    if problem.max_cars is None:
+        return
+    total = sum(lot.quantity for lot in problem.lots)
+    if total <= problem.max_cars:
+        return
+    open_lots = [(mv.lots[lot.id].unscheduled, lot.quantity) for lot in problem.lots]
+    m.add(sum(q * u for u, q in open_lots if u is not None) >= total - problem.max_cars)

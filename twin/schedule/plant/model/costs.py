@@ -13,6 +13,7 @@ __all__ = [
     "campaign_cost",
     "fits",
     "kwh_weight",
+    "last_entry_end",
     "lot_cost",
     "overlaps",
     "window_cost",
@@ -57,6 +58,17 @@ def fits(w: Window, release: int, duration: int) -> bool:
 def overlaps(w: Window, start: int, end: int) -> bool:
     """``[start, end)`` overlaps ``w``."""
     return start < w.end and end > w.start
+
+
+def last_entry_end(windows: tuple[Window, ...], drain_s: int) -> int:
+    """The latest time a flow lot's last car may enter so it still leaves within ``windows``: ``drain_s``
+    of working time must follow (a line pauses between shifts with its cars inside). -1: never."""
+    left = drain_s
+    for w in reversed(windows):
+        if w.length >= left:
+            return w.end - left
+        left -= w.length
+    return -1
 
 
 def all_windows(problem: PlantProblem, rid: str) -> tuple[Window, ...]:

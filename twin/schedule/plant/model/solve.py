@@ -9,6 +9,7 @@ from typing import Any
 from ortools.sat.python import cp_model
 
 from twin.schedule.plant.model.constraints import (
+    add_capacity_cut,
     add_precedences,
     add_resources,
     add_symmetry_breaking,
@@ -35,6 +36,7 @@ def _build(problem: PlantProblem) -> tuple[cp_model.CpModel, ModelVars, EnergyVa
     add_precedences(m, problem, mv)
     add_symmetry_breaking(m, problem, mv)
     resources = add_resources(m, problem, mv)
+    add_capacity_cut(m, problem, mv)
     ev = add_energy(m, problem, mv, resources)  # the power cap, switch-off hours, cost/time terms
     set_objective(m, problem, mv, resources, ev.terms)
     return m, mv, ev

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from ortools.sat.python import cp_model
 
-from twin.schedule.plant.model.costs import all_windows, fits
+from twin.schedule.plant.model.costs import all_windows, fits, last_entry_end
 from twin.schedule.plant.problem import PlantLot, PlantProblem
 
 __all__ = ["Alternative", "LotVars", "ModelVars", "lot_variables"]
@@ -68,12 +68,17 @@ def _frozen(m: cp_model.CpModel, problem: PlantProblem, lot: PlantLot, lv: LotVa
 def _alternatives(m: cp_model.CpModel, problem: PlantProblem, lot: PlantLot, lv: LotVars) -> None:
     """One optional interval per (eligible resource, window the lot fits in), tied to the lot's start."""
     for rid in problem.eligible(lot):
-        d = problem.modes[lot.model][rid].duration(lot.quantity)
-        for wi, w in enumerate(all_windows(problem, rid)):
-            if not fits(w, lot.release, d):
+        mode = problem.modes[lot.model][rid]
+        d = mode.duration(lot.quantity)
+        wins = all_windows(problem, rid)
+        # A flow lot's last car must still leave the line within the horizon's working time.
+        deadline = last_entry_end(wins, mode.drain_s) if mode.drain_s else problem.horizon * 2
+        for wi, w in enumerate(wins):
+            latest = min(w.end, deadline) - d
+            if not fits(w, lot.release, d) or latest < max(w.start, lot.release):
                 continue
             p = m.new_bool_var(f"p_{lot.id}_{rid}_{wi}")
-            st = m.new_int_var(max(w.start, lot.release), w.end - d, f"st_{lot.id}_{rid}_{wi}")
+            st = m.new_int_var(max(w.start, lot.release), latest, f"st_{lot.id}_{rid}_{wi}")
             iv = m.new_optional_interval_var(st, d, st + d, p, f"i_{lot.id}_{rid}_{wi}")
             lv.alternatives.append(Alternative(lot, rid, wi, p, st, st + d, iv, d))
             m.add(lv.start == st).only_enforce_if(p)
